@@ -1,0 +1,11 @@
+# The architecture-neutral core: compiled into the hypervisor and, unchanged,
+# for the host where the unit tests exercise it.
+set(LAMINA_CORE_DIR ${CMAKE_CURRENT_LIST_DIR})
+set(LAMINA_CORE_SOURCES
+    ${LAMINA_CORE_DIR}/format.cpp
+    ${LAMINA_CORE_DIR}/fdt.cpp
+    ${LAMINA_CORE_DIR}/fdt_writer.cpp
+    ${LAMINA_CORE_DIR}/platform.cpp
+    ${LAMINA_CORE_DIR}/bundle.cpp
+    ${LAMINA_CORE_DIR}/frame_allocator.cpp
+)
