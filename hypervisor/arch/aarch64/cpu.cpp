@@ -1,0 +1,174 @@
+// Per-CPU state, EL2 configuration for running guests, and the CPU services
+// the core uses (platform_cpu.hpp).
+#include <array>
+
+#include "arch/aarch64/cache.hpp"
+#include "arch/aarch64/cpu.hpp"
+#include "arch/aarch64/firmware.hpp"
+#include "arch/aarch64/sysreg.hpp"
+#include "core/per_cpu.hpp"
+#include "core/vm.hpp"
+#include "drivers/gicv3.hpp"
+
+extern "C" {
+[[noreturn]] void enter_guest(lamina::arch::GuestRegisters* registers);
+extern char cpu_stacks[];
+}
+
+namespace lamina {
+namespace {
+
+std::array<PerCpu, kMaxCpus> g_cpus{};
+std::uint32_t g_online_cpus = 0;
+
+}  // namespace
+
+PerCpu& per_cpu(std::uint32_t index) { return g_cpus[index]; }
+PerCpu& this_cpu() { return *reinterpret_cast<PerCpu*>(arch::sysreg::tpidr_el2::read()); }
+std::uint32_t online_cpu_count() { return __atomic_load_n(&g_online_cpus, __ATOMIC_ACQUIRE); }
+
+namespace arch {
+namespace {
+
+// HCR_EL2 while guests run: stage 2 on, physical interrupts and SErrors to
+// EL2, WFI/WFE and SMC trapped, broadcast TLB/barriers inner shareable,
+// EL1 in AArch64.
+constexpr std::uint64_t kHcrVm = 1u << 0;
+constexpr std::uint64_t kHcrSwio = 1u << 1;
+constexpr std::uint64_t kHcrFmo = 1u << 3;
+constexpr std::uint64_t kHcrImo = 1u << 4;
+constexpr std::uint64_t kHcrAmo = 1u << 5;
+constexpr std::uint64_t kHcrFb = 1u << 9;
+constexpr std::uint64_t kHcrBsuInnerShareable = 1u << 10;
+constexpr std::uint64_t kHcrTwi = 1u << 13;
+constexpr std::uint64_t kHcrTwe = 1u << 14;
+constexpr std::uint64_t kHcrTsc = 1u << 19;
+constexpr std::uint64_t kHcrRw = 1ull << 31;
+constexpr std::uint64_t kGuestHcr = kHcrVm | kHcrSwio | kHcrFmo | kHcrImo | kHcrAmo | kHcrFb |
+                                    kHcrBsuInnerShareable | kHcrTwi | kHcrTwe | kHcrTsc | kHcrRw;
+
+// CNTHCTL_EL2: EL1 may read the physical counter; the physical timer traps.
+constexpr std::uint64_t kCnthctlEl1PhysicalCounter = 1u << 0;
+// CPTR_EL2 (non-VHE): RES1 bits; FP/SIMD not trapped (TFP = 0); SVE trapped (TZ).
+constexpr std::uint64_t kCptrRes1AndTrapSve = 0x33ff;
+
+constexpr std::uint64_t kTimerEnable = 1u << 0;
+
+std::uint32_t g_scheduler_timer_interrupt = 26;
+
+}  // namespace
+
+void configure_this_cpu_for_guests() {
+    sysreg::vtcr_el2::write(stage2_control_value());
+    sysreg::cnthctl_el2::write(kCnthctlEl1PhysicalCounter);
+    sysreg::cptr_el2::write(kCptrRes1AndTrapSve);
+    sysreg::vpidr_el2::write(sysreg::midr_el1::read());
+    sysreg::ich_hcr_el2::write(0);
+    sysreg::vttbr_el2::write(0);
+    sysreg::hcr_el2::write(kGuestHcr);
+    instruction_barrier();
+}
+
+void set_scheduler_timer_interrupt(std::uint32_t interrupt_id) { g_scheduler_timer_interrupt = interrupt_id; }
+std::uint32_t scheduler_timer_interrupt() { return g_scheduler_timer_interrupt; }
+
+void register_this_cpu(std::uint32_t index, std::uint64_t hardware_id) {
+    PerCpu& cpu = per_cpu(index);
+    cpu.index = index;
+    cpu.hardware_id = hardware_id;
+    cpu.stack_top = reinterpret_cast<std::uintptr_t>(cpu_stacks) + (index + 1) * LAMINA_STACK_SIZE;
+    sysreg::tpidr_el2::write(reinterpret_cast<std::uintptr_t>(&cpu));
+}
+
+void mark_this_cpu_online() {
+    this_cpu().online = true;
+    __atomic_add_fetch(&g_online_cpus, 1, __ATOMIC_RELEASE);
+}
+
+std::uint64_t counter_now() {
+    instruction_barrier();  // no reading the counter ahead of earlier instructions
+    return sysreg::cntpct_el0::read();
+}
+
+std::uint64_t counter_frequency() { return sysreg::cntfrq_el0::read(); }
+
+void set_scheduler_timer(std::uint64_t deadline) {
+    sysreg::cnthp_cval_el2::write(deadline);
+    sysreg::cnthp_ctl_el2::write(kTimerEnable);
+    instruction_barrier();
+}
+
+void stop_scheduler_timer() {
+    sysreg::cnthp_ctl_el2::write(0);
+    instruction_barrier();
+}
+
+void signal_reschedule(std::uint32_t cpu_index) {
+    drivers::interrupt_controller().send_signal(drivers::CpuSignal::reschedule, per_cpu(cpu_index).hardware_id);
+}
+
+void activate_vcpu(Vcpu& vcpu) {
+    const Vm& vm = *vcpu.vm;
+    sysreg::vttbr_el2::write(vm.address_space.translation_base());
+    sysreg::cntvoff_el2::write(vm.counter_offset);
+    load_vcpu_context(vcpu.context);
+    this_cpu().trap_registers = &vcpu.context.registers;
+}
+
+void refresh_virtual_timer(Vcpu& vcpu) {
+    vcpu.context.timer.control = sysreg::cntv_ctl_el0::read();
+    vcpu.context.timer.compare = sysreg::cntv_cval_el0::read();
+}
+
+void deactivate_vcpu(Vcpu& vcpu) {
+    save_vcpu_context(vcpu.context);
+    this_cpu().trap_registers = nullptr;
+}
+
+void enter_guest(Vcpu& vcpu) { ::enter_guest(&vcpu.context.registers); }
+
+void publish_guest_memory(std::uintptr_t address, std::uint64_t size) { cache::clean_to_poc(address, size); }
+
+void publish_instructions() { cache::invalidate_instruction_cache_all(); }
+
+// Lamina's own interrupts: the scheduler timer and signals from other CPUs.
+bool handle_cpu_interrupts() {
+    bool timer_fired = false;
+    auto& gic = drivers::interrupt_controller();
+    while (const auto interrupt = gic.acknowledge()) {
+        if (*interrupt == g_scheduler_timer_interrupt) {
+            stop_scheduler_timer();  // level-triggered: quiet it before EOI
+            timer_fired = true;
+        } else if (*interrupt == static_cast<std::uint32_t>(drivers::CpuSignal::halt)) {
+            gic.end_of_interrupt(*interrupt);
+            halt_this_cpu();
+        }
+        gic.end_of_interrupt(*interrupt);
+    }
+    return timer_fired;
+}
+
+void wait_for_cpu_event() {
+    wait_for_interrupt();
+    (void)handle_cpu_interrupts();
+}
+
+void halt_this_cpu() {
+    asm volatile("msr daifset, #0xf" ::: "memory");
+    for (;;) wait_for_interrupt();
+}
+
+namespace {
+bool g_power_off_when_idle = false;
+}  // namespace
+
+void power_off_when_idle(bool enabled) { g_power_off_when_idle = enabled; }
+
+void on_last_vm_gone() {
+    if (!g_power_off_when_idle) return;
+    console::write_line("lamina: ", "powering the board off (lamina.halt_when_idle)");
+    firmware::system_off();
+}
+
+}  // namespace arch
+}  // namespace lamina

@@ -1,0 +1,20 @@
+// aarch64 CPU bring-up pieces used by the boot code and the trap handlers.
+#pragma once
+
+#include <cstdint>
+
+#include "arch/aarch64/platform_cpu.hpp"
+
+namespace lamina::arch {
+
+void register_this_cpu(std::uint32_t index, std::uint64_t hardware_id);
+void mark_this_cpu_online();
+void configure_this_cpu_for_guests();
+void set_scheduler_timer_interrupt(std::uint32_t interrupt_id);
+[[nodiscard]] std::uint32_t scheduler_timer_interrupt();
+// Acknowledges and handles pending physical interrupts; true if the
+// scheduler timer fired.
+[[nodiscard]] bool handle_cpu_interrupts();
+void power_off_when_idle(bool enabled);
+
+}  // namespace lamina::arch

@@ -1,0 +1,109 @@
+#include "core/guest_device_tree.hpp"
+
+#include "core/fdt_writer.hpp"
+#include "core/format.hpp"
+#include "core/guest_layout.hpp"
+
+namespace lamina {
+namespace {
+
+constexpr std::uint32_t kClockPhandle = 1;
+constexpr std::uint32_t kUartClockHz = 24'000'000;
+
+std::uint32_t high(std::uint64_t value) { return static_cast<std::uint32_t>(value >> 32); }
+std::uint32_t low(std::uint64_t value) { return static_cast<std::uint32_t>(value); }
+
+// "name@unit-address", the address in hexadecimal without "0x".
+FormatBuffer node_name(std::string_view name, std::uint64_t unit_address) {
+    FormatBuffer text;
+    text.append(name);
+    text.append('@');
+    text.append_unsigned(unit_address, 16);
+    return text;
+}
+
+void write_reg(fdt::FdtWriter& writer, std::uint64_t base, std::uint64_t size) {
+    writer.property_cells("reg", {high(base), low(base), high(size), low(size)});
+}
+
+void write_chosen(fdt::FdtWriter& writer, const GuestDeviceTreeSpec& spec) {
+    writer.begin_node("chosen");
+    writer.property_string("bootargs", spec.bootargs);
+    FormatBuffer console_path;
+    console_path.append('/');
+    console_path.append(node_name("pl011", guest_layout::kUartBase.value()).view());
+    writer.property_string("stdout-path", console_path.view());
+    if (spec.initrd.size != 0) {
+        writer.property_u64("linux,initrd-start", spec.initrd.base.value());
+        writer.property_u64("linux,initrd-end", spec.initrd.end().value());
+    }
+    writer.end_node();
+}
+
+void write_memory(fdt::FdtWriter& writer, GuestPhysRange ram) {
+    writer.begin_node(node_name("memory", ram.base.value()).view());
+    writer.property_string("device_type", "memory");
+    write_reg(writer, ram.base.value(), ram.size);
+    writer.end_node();
+}
+
+void write_cpus(fdt::FdtWriter& writer, std::uint32_t vcpu_count) {
+    writer.begin_node("cpus");
+    writer.property_u32("#address-cells", 1);
+    writer.property_u32("#size-cells", 0);
+    for (std::uint32_t index = 0; index < vcpu_count; ++index) {
+        FormatBuffer name;
+        format_to(name, "cpu@{}", index);
+        writer.begin_node(name.view());
+        writer.property_string("device_type", "cpu");
+        writer.property_string("compatible", "arm,armv8");
+        writer.property_u32("reg", index);
+        writer.property_string("enable-method", "psci");
+        writer.end_node();
+    }
+    writer.end_node();
+}
+
+void write_psci(fdt::FdtWriter& writer) {
+    writer.begin_node("psci");
+    writer.property_string_list("compatible", {"arm,psci-1.0", "arm,psci-0.2"});
+    writer.property_string("method", "hvc");
+    writer.end_node();
+}
+
+void write_console(fdt::FdtWriter& writer) {
+    writer.begin_node("apb-pclk");
+    writer.property_string("compatible", "fixed-clock");
+    writer.property_u32("#clock-cells", 0);
+    writer.property_u32("clock-frequency", kUartClockHz);
+    writer.property_string("clock-output-names", "clk24mhz");
+    writer.property_u32("phandle", kClockPhandle);
+    writer.end_node();
+
+    writer.begin_node(node_name("pl011", guest_layout::kUartBase.value()).view());
+    writer.property_string_list("compatible", {"arm,pl011", "arm,primecell"});
+    write_reg(writer, guest_layout::kUartBase.value(), 0x1000);
+    writer.property_cells("clocks", {kClockPhandle, kClockPhandle});
+    writer.property_string_list("clock-names", {"uartclk", "apb_pclk"});
+    writer.end_node();
+}
+
+}  // namespace
+
+Result<std::size_t> build_guest_device_tree(const GuestDeviceTreeSpec& spec, std::span<std::byte> out) {
+    fdt::FdtWriter writer{out};
+    writer.begin_node("");
+    writer.property_u32("#address-cells", 2);
+    writer.property_u32("#size-cells", 2);
+    writer.property_string_list("compatible", {"lamina,virt", "linux,dummy-virt"});
+    writer.property_string("model", "Lamina virtual machine");
+    write_chosen(writer, spec);
+    write_memory(writer, spec.ram);
+    write_cpus(writer, spec.vcpu_count);
+    write_psci(writer);
+    write_console(writer);
+    writer.end_node();
+    return writer.finish();
+}
+
+}  // namespace lamina

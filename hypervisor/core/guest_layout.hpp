@@ -1,0 +1,22 @@
+// The virtual board every VM sees. It mirrors QEMU's virt machine where a
+// guest kernel expects devices, so whatever boots there boots in a VM.
+#pragma once
+
+#include <cstdint>
+
+#include "core/types.hpp"
+
+namespace lamina::guest_layout {
+
+inline constexpr GuestPhysAddr kRamBase{0x4000'0000};
+inline constexpr GuestPhysAddr kUartBase{0x0900'0000};
+inline constexpr std::uint32_t kUartInterruptId = 33;  // SPI 1
+// Raw kernels (and Image headers with image_size 0) load here, as on QEMU and U-Boot.
+inline constexpr std::uint64_t kDefaultKernelOffset = 0x80000;
+// The device tree sits in the last 2 MiB of RAM, the initramfs just below it.
+inline constexpr std::uint64_t kDeviceTreeArea = 2 * MiB;
+inline constexpr std::uint64_t kMaxDeviceTreeSize = 64 * KiB;
+// RAM is handed out and mapped in 2 MiB blocks.
+inline constexpr std::uint64_t kRamGranule = 2 * MiB;
+
+}  // namespace lamina::guest_layout

@@ -1,0 +1,293 @@
+#include "core/scheduler.hpp"
+
+#include "core/console.hpp"
+#include "core/per_cpu.hpp"
+#include "core/spinlock.hpp"
+#include "core/vm_manager.hpp"
+
+namespace lamina::scheduler {
+namespace {
+
+// FIFO of runnable vCPUs linked through Vcpu::next_runnable.
+class RunQueue final {
+public:
+    void push(Vcpu& vcpu) {
+        vcpu.next_runnable = nullptr;
+        if (tail_ != nullptr) {
+            tail_->next_runnable = &vcpu;
+        } else {
+            head_ = &vcpu;
+        }
+        tail_ = &vcpu;
+    }
+    Vcpu* pop() {
+        Vcpu* vcpu = head_;
+        if (vcpu == nullptr) return nullptr;
+        head_ = vcpu->next_runnable;
+        if (head_ == nullptr) tail_ = nullptr;
+        vcpu->next_runnable = nullptr;
+        return vcpu;
+    }
+    void remove(Vcpu& vcpu) {
+        Vcpu** link = &head_;
+        Vcpu* previous = nullptr;
+        while (*link != nullptr && *link != &vcpu) {
+            previous = *link;
+            link = &(*link)->next_runnable;
+        }
+        if (*link == nullptr) return;
+        *link = vcpu.next_runnable;
+        if (tail_ == &vcpu) tail_ = previous;
+        vcpu.next_runnable = nullptr;
+    }
+    [[nodiscard]] bool empty() const { return head_ == nullptr; }
+
+private:
+    Vcpu* head_{nullptr};
+    Vcpu* tail_{nullptr};
+};
+
+// vCPUs waiting in WFI with a deadline; fixed capacity, no allocation.
+class WaitList final {
+public:
+    void add(Vcpu& vcpu) {
+        for (Vcpu*& slot : slots_) {
+            if (slot == nullptr) {
+                slot = &vcpu;
+                return;
+            }
+        }
+    }
+    void remove(Vcpu& vcpu) {
+        for (Vcpu*& slot : slots_) {
+            if (slot == &vcpu) slot = nullptr;
+        }
+    }
+    template <typename Visitor>
+    void for_each(Visitor visit) {
+        for (Vcpu*& slot : slots_) {
+            if (slot != nullptr) visit(slot);
+        }
+    }
+
+private:
+    std::array<Vcpu*, kMaxVms * kMaxVcpusPerVm> slots_{};
+};
+
+SpinLock g_lock;
+RunQueue g_run_queue;
+WaitList g_waiting;
+std::uint64_t g_timeslice = 0;
+std::array<bool, kMaxCpus> g_cpu_idle{};
+
+void account(Vcpu& vcpu, VcpuRunState next, std::uint64_t now) {
+    VcpuStatistics& statistics = vcpu.statistics;
+    const std::uint64_t elapsed = now - statistics.state_since;
+    if (vcpu.run_state == VcpuRunState::running) statistics.run_ticks += elapsed;
+    if (vcpu.run_state == VcpuRunState::runnable) statistics.runnable_ticks += elapsed;
+    statistics.state_since = now;
+    vcpu.run_state = next;
+}
+
+// Wakes a CPU with nothing to do, so a newly runnable vCPU starts promptly.
+void kick_an_idle_cpu() {
+    const std::uint32_t self = this_cpu().index;
+    for (std::uint32_t cpu = 0; cpu < online_cpu_count(); ++cpu) {
+        if (cpu != self && g_cpu_idle[cpu]) {
+            g_cpu_idle[cpu] = false;
+            arch::signal_reschedule(cpu);
+            return;
+        }
+    }
+}
+
+// Caller holds the lock.
+void make_runnable(Vcpu& vcpu, std::uint64_t now) {
+    g_waiting.remove(vcpu);
+    vcpu.wake_deadline = kNever;
+    account(vcpu, VcpuRunState::runnable, now);
+    g_run_queue.push(vcpu);
+    kick_an_idle_cpu();
+}
+
+// Caller holds the lock.
+void wake_expired(std::uint64_t now) {
+    g_waiting.for_each([now](Vcpu*& vcpu) {
+        if (vcpu->wake_deadline <= now) make_runnable(*vcpu, now);
+    });
+}
+
+// Caller holds the lock.
+std::uint64_t earliest_wake_deadline() {
+    std::uint64_t earliest = kNever;
+    g_waiting.for_each([&earliest](Vcpu*& vcpu) { earliest = std::min(earliest, vcpu->wake_deadline); });
+    return earliest;
+}
+
+// The physical counter value at which the vCPU's virtual timer condition holds.
+std::uint64_t timer_wake_deadline(const Vcpu& vcpu) {
+    const auto compare = arch::virtual_timer_deadline(vcpu.context.timer);
+    if (!compare) return kNever;
+    const std::uint64_t deadline = *compare + vcpu.vm->counter_offset;
+    return deadline < *compare ? kNever : deadline;  // overflow: never
+}
+
+void arm_timer(std::uint64_t now, bool running_a_vcpu) {
+    std::uint64_t deadline = earliest_wake_deadline();
+    if (running_a_vcpu) deadline = std::min(deadline, now + g_timeslice);
+    if (deadline == kNever) {
+        arch::stop_scheduler_timer();
+    } else {
+        arch::set_scheduler_timer(deadline);
+    }
+}
+
+enum class Disposition : std::uint8_t { requeue, wait, power_off, stopped };
+
+// Takes `vcpu` off this CPU; the caller then picks what runs next.
+// Returns true if its VM now needs tearing down.
+bool take_off_cpu(Vcpu& vcpu, Disposition disposition) {
+    arch::deactivate_vcpu(vcpu);
+    this_cpu().current = nullptr;
+    const LockGuard guard{g_lock};
+    const std::uint64_t now = arch::counter_now();
+    Vm& vm = *vcpu.vm;
+    vcpu.cpu.reset();
+    --vm.vcpus_on_cpus;
+    if (vm.state == VmState::stopping) {
+        account(vcpu, VcpuRunState::stopped, now);
+        return vm.vcpus_on_cpus == 0;
+    }
+    switch (disposition) {
+        case Disposition::requeue: make_runnable(vcpu, now); break;
+        case Disposition::wait:
+            account(vcpu, VcpuRunState::waiting, now);
+            vcpu.wake_deadline = timer_wake_deadline(vcpu);
+            g_waiting.add(vcpu);
+            break;
+        case Disposition::power_off:
+        case Disposition::stopped:
+            vcpu.power = VcpuPower::off;
+            account(vcpu, VcpuRunState::stopped, now);
+            break;
+    }
+    return false;
+}
+
+[[noreturn]] void leave(Vcpu& vcpu, Disposition disposition) {
+    Vm& vm = *vcpu.vm;
+    if (take_off_cpu(vcpu, disposition)) vm_manager::finish_stop(vm);
+    run_this_cpu();
+}
+
+Vcpu* pick_next(PerCpu& cpu, std::uint64_t now) {
+    const LockGuard guard{g_lock};
+    wake_expired(now);
+    Vcpu* next = g_run_queue.pop();
+    if (next != nullptr) {
+        account(*next, VcpuRunState::running, now);
+        next->cpu = cpu.index;
+        if (next->power == VcpuPower::on_pending) next->power = VcpuPower::on;
+        ++next->vm->vcpus_on_cpus;
+    }
+    g_cpu_idle[cpu.index] = next == nullptr;
+    arm_timer(now, next != nullptr);
+    return next;
+}
+
+}  // namespace
+
+void init(std::uint64_t timeslice_ticks) { g_timeslice = timeslice_ticks; }
+
+void run_this_cpu() {
+    PerCpu& cpu = this_cpu();
+    for (;;) {
+        Vcpu* next = pick_next(cpu, arch::counter_now());
+        if (next != nullptr) {
+            cpu.current = next;
+            arch::activate_vcpu(*next);
+            arch::enter_guest(*next);
+        }
+        arch::wait_for_cpu_event();
+    }
+}
+
+void wait_for_interrupt(Vcpu& vcpu) {
+    // The saved timer is stale while the vCPU runs: look at the live one.
+    arch::refresh_virtual_timer(vcpu);
+    if (timer_wake_deadline(vcpu) <= arch::counter_now()) return;
+    leave(vcpu, Disposition::wait);
+}
+
+void yield(Vcpu& vcpu) {
+    {
+        const LockGuard guard{g_lock};
+        if (g_run_queue.empty()) return;
+    }
+    leave(vcpu, Disposition::requeue);
+}
+
+void power_off(Vcpu& vcpu) { leave(vcpu, Disposition::power_off); }
+
+void leave_stopped(Vcpu& vcpu) { leave(vcpu, Disposition::stopped); }
+
+void after_interrupts(Vcpu& vcpu, bool timer_fired) {
+    bool preempt = false;
+    {
+        const LockGuard guard{g_lock};
+        if (vcpu.vm->state == VmState::stopping) {
+            preempt = true;
+        } else if (timer_fired) {
+            // The slice ended or a waiting vCPU's deadline passed: round robin.
+            const std::uint64_t now = arch::counter_now();
+            wake_expired(now);
+            preempt = !g_run_queue.empty();
+            if (!preempt) arm_timer(now, true);
+        }
+    }
+    if (preempt) leave(vcpu, Disposition::requeue);
+}
+
+PowerOnResult power_on(Vcpu& vcpu, std::uint64_t entry, std::uint64_t argument) {
+    const LockGuard guard{g_lock};
+    if (vcpu.power == VcpuPower::on) return PowerOnResult::already_on;
+    if (vcpu.power == VcpuPower::on_pending) return PowerOnResult::on_pending;
+    if (vcpu.vm->state != VmState::running) return PowerOnResult::already_on;
+    arch::reset_vcpu_context(vcpu.context, entry, argument, vcpu.index);
+    vcpu.power = VcpuPower::on_pending;
+    make_runnable(vcpu, arch::counter_now());
+    return PowerOnResult::started;
+}
+
+VcpuPower power_state(const Vcpu& vcpu) {
+    const LockGuard guard{g_lock};
+    return vcpu.power;
+}
+
+void stop_vm(Vm& vm, AfterStop after_stop) {
+    bool tear_down_now = false;
+    {
+        const LockGuard guard{g_lock};
+        if (vm.state != VmState::running) return;
+        vm.state = VmState::stopping;
+        vm.after_stop = after_stop;
+        const std::uint64_t now = arch::counter_now();
+        const std::uint32_t self = this_cpu().index;
+        for (std::uint32_t i = 0; i < vm.vcpu_count; ++i) {
+            Vcpu& vcpu = vm.vcpus[i];
+            vcpu.power = VcpuPower::off;
+            if (vcpu.run_state == VcpuRunState::running) {
+                // It leaves at its next trap; make that happen now.
+                if (vcpu.cpu && *vcpu.cpu != self) arch::signal_reschedule(*vcpu.cpu);
+                continue;
+            }
+            g_run_queue.remove(vcpu);
+            g_waiting.remove(vcpu);
+            account(vcpu, VcpuRunState::stopped, now);
+        }
+        tear_down_now = vm.vcpus_on_cpus == 0;
+    }
+    if (tear_down_now) vm_manager::finish_stop(vm);
+}
+
+}  // namespace lamina::scheduler

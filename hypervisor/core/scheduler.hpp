@@ -1,0 +1,43 @@
+// Scheduler v0: one run queue shared by all physical CPUs, round robin with a
+// fixed time slice driven by each CPU's scheduler timer. A vCPU in WFI leaves
+// its CPU until its wake deadline passes or something is pending for it.
+// One lock (the scheduler lock) guards the queue, vCPU run and power states
+// and VM states; the common traps (hypercalls, MMIO) never take it.
+#pragma once
+
+#include <cstdint>
+
+#include "core/vcpu.hpp"
+#include "core/vm.hpp"
+
+namespace lamina::scheduler {
+
+void init(std::uint64_t timeslice_ticks);
+
+// Runs vCPUs on the calling CPU forever.
+[[noreturn]] void run_this_cpu();
+
+// --- From trap handlers, on the CPU that runs `vcpu` ---------------------
+// WFI: returns at once when the vCPU's wake condition already holds,
+// otherwise the vCPU waits off the CPU (and this does not return).
+void wait_for_interrupt(Vcpu& vcpu);
+// WFE: gives the rest of the slice away if anyone else is runnable.
+void yield(Vcpu& vcpu);
+// PSCI CPU_OFF.
+[[noreturn]] void power_off(Vcpu& vcpu);
+// After physical interrupts: leaves the CPU if the slice is over and others
+// wait, or if the vCPU's VM is stopping. Returns when `vcpu` goes on running.
+void after_interrupts(Vcpu& vcpu, bool timer_fired);
+// The vCPU's VM was stopped while it ran: leave the CPU now.
+[[noreturn]] void leave_stopped(Vcpu& vcpu);
+
+// --- From anywhere --------------------------------------------------------
+enum class PowerOnResult : std::uint8_t { started, already_on, on_pending };
+// PSCI CPU_ON: the vCPU starts at `entry` with x0 = `argument`.
+PowerOnResult power_on(Vcpu& vcpu, std::uint64_t entry, std::uint64_t argument);
+[[nodiscard]] VcpuPower power_state(const Vcpu& vcpu);
+// Stops every vCPU of `vm`; once none is on a CPU the VM is torn down
+// (and restarted from its images if asked).
+void stop_vm(Vm& vm, AfterStop after_stop);
+
+}  // namespace lamina::scheduler

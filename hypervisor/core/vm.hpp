@@ -1,0 +1,72 @@
+// A virtual machine: its identity, its memory, its vCPUs and its devices.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+#include "arch/arch.hpp"
+#include "core/bundle.hpp"
+#include "core/mmio_device.hpp"
+#include "core/vcpu.hpp"
+#include "virtual_devices/virtual_pl011.hpp"
+
+namespace lamina {
+
+inline constexpr std::size_t kMaxVms = 16;
+inline constexpr std::size_t kMaxVcpusPerVm = 8;
+inline constexpr std::size_t kMaxMemoryExtents = 64;
+inline constexpr std::size_t kMaxMmioRegions = 8;
+
+enum class VmState : std::uint8_t {
+    free,      // the slot holds no VM
+    running,   // vCPUs may be scheduled
+    stopping,  // waiting for its vCPUs to leave every CPU, then torn down
+};
+
+// What happens once a stopping VM's vCPUs are all off the CPUs.
+enum class AfterStop : std::uint8_t { destroy, restart };
+
+// A run of host frames backing part of guest RAM.
+struct MemoryExtent final {
+    HostPhysAddr host{};
+    GuestPhysAddr guest{};
+    std::uint64_t size{0};
+};
+
+class Vm final {
+public:
+    [[nodiscard]] std::string_view name() const { return {name_.data(), name_length_}; }
+    void set_name(std::string_view name);
+
+    [[nodiscard]] std::optional<HostPhysAddr> host_address(GuestPhysAddr address) const;
+    // Copies into guest RAM; the whole range must be RAM of this VM.
+    [[nodiscard]] Status copy_to_guest(GuestPhysAddr destination, ByteSpan bytes);
+    [[nodiscard]] MmioRegion* find_mmio(GuestPhysAddr address);
+    [[nodiscard]] Status add_mmio(GuestPhysRange range, MmioDevice& device);
+
+    std::uint32_t id{0};
+    VmState state{VmState::free};
+    AfterStop after_stop{AfterStop::destroy};
+    VmImageSpec spec{};  // points into the boot bundle, which stays in memory
+    GuestPhysRange ram{};
+    GuestPhysAddr boot_entry{};        // where vCPU 0 starts
+    GuestPhysAddr boot_device_tree{};  // x0 for vCPU 0
+    std::array<MemoryExtent, kMaxMemoryExtents> extents{};
+    std::size_t extent_count{0};
+    arch::GuestAddressSpace address_space{};
+    std::uint64_t counter_offset{0};  // guest virtual count = physical count - offset
+    std::array<Vcpu, kMaxVcpusPerVm> vcpus{};
+    std::uint32_t vcpu_count{0};
+    std::uint32_t vcpus_on_cpus{0};   // vCPUs currently loaded on a physical CPU
+    std::array<MmioRegion, kMaxMmioRegions> mmio{};
+    std::size_t mmio_count{0};
+    VirtualPl011 uart{};
+
+private:
+    std::array<char, 32> name_{};
+    std::size_t name_length_{0};
+};
+
+}  // namespace lamina

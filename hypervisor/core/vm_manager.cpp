@@ -1,0 +1,217 @@
+#include "core/vm_manager.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <new>
+#include <span>
+
+#include "core/console.hpp"
+#include "core/guest_boot.hpp"
+#include "core/guest_device_tree.hpp"
+#include "core/guest_layout.hpp"
+#include "core/memory.hpp"
+#include "core/scheduler.hpp"
+#include "core/spinlock.hpp"
+
+namespace lamina::vm_manager {
+namespace {
+
+// VM slots live in bss and are constructed at boot: constant-initialising
+// them would put every device's vtable pointer (and so the whole array) in .data.
+alignas(Vm) std::array<std::byte, sizeof(Vm) * kMaxVms> g_vm_storage;
+std::span<Vm, kMaxVms> g_vms{reinterpret_cast<Vm*>(g_vm_storage.data()), kMaxVms};
+// Creation and teardown are serialised; they are rare and not on any fast path.
+SpinLock g_lifecycle_lock;
+std::uint32_t g_next_vm_id = 1;
+alignas(8) std::array<std::byte, guest_layout::kMaxDeviceTreeSize> g_device_tree_buffer;
+
+Vm* find_by_name(std::string_view name) {
+    for (Vm& vm : g_vms) {
+        if (vm.state != VmState::free && vm.name() == name) return &vm;
+    }
+    return nullptr;
+}
+
+Vm* free_slot() {
+    for (Vm& vm : g_vms) {
+        if (vm.state == VmState::free && vm.vcpu_count == 0) return &vm;
+    }
+    return nullptr;
+}
+
+Status validate(const VmImageSpec& spec) {
+    if (find_by_name(spec.name) != nullptr) return Error{"a VM with this name already exists"};
+    if (spec.vcpu_count == 0) return Error{"a VM needs at least one vCPU"};
+    if (spec.vcpu_count > kMaxVcpusPerVm) return Error{"too many vCPUs (at most 8 per VM)"};
+    if (spec.memory_bytes == 0 || !is_aligned(spec.memory_bytes, guest_layout::kRamGranule))
+        return Error{"memory must be a non-zero multiple of 2 MiB"};
+    if (spec.memory_bytes / kPageSize > frame_allocator().free_frames())
+        return Error{"not enough free memory for the VM"};
+    return {};
+}
+
+void release_memory(Vm& vm) {
+    for (std::size_t i = 0; i < vm.extent_count; ++i) {
+        const MemoryExtent& extent = vm.extents[i];
+        if (const Status status = frame_allocator().free(extent.host, extent.size / kPageSize); !status)
+            log::error("vm {}: {}", vm.name(), status.error().message);
+    }
+    vm.extent_count = 0;
+}
+
+void release_resources(Vm& vm) {
+    vm.address_space.destroy();
+    release_memory(vm);
+    vm.mmio_count = 0;
+    vm.vcpu_count = 0;
+    vm.state = VmState::free;
+}
+
+// Largest block of frames (a power of two times 2 MiB) we can get, at most `wanted`.
+std::optional<HostPhysRange> allocate_block(std::uint64_t wanted) {
+    std::uint64_t size = guest_layout::kRamGranule;
+    while (size * 2 <= wanted) size *= 2;
+    for (; size >= guest_layout::kRamGranule; size /= 2) {
+        if (const auto base = frame_allocator().allocate(size / kPageSize, guest_layout::kRamGranule))
+            return HostPhysRange{*base, size};
+    }
+    return std::nullopt;
+}
+
+// Backs guest RAM with zeroed frames and maps them at stage 2. Frames may
+// have belonged to another VM: zeroing is what keeps its data from leaking.
+Status populate_ram(Vm& vm) {
+    GuestPhysAddr guest = vm.ram.base;
+    std::uint64_t remaining = vm.ram.size;
+    while (remaining != 0) {
+        if (vm.extent_count == vm.extents.size()) return Error{"guest memory too fragmented"};
+        const auto block = allocate_block(remaining);
+        if (!block) return Error{"out of memory while building the VM"};
+        vm.extents[vm.extent_count++] = MemoryExtent{block->base, guest, block->size};
+        std::memset(reinterpret_cast<void*>(block->base.value()), 0, block->size);
+        arch::publish_guest_memory(block->base.value(), block->size);
+        if (const Status status =
+                vm.address_space.map(GuestPhysRange{guest, block->size}, block->base, arch::GuestMappingKind::ram);
+            !status)
+            return status;
+        guest += block->size;
+        remaining -= block->size;
+    }
+    return {};
+}
+
+Status load_images(Vm& vm, const GuestBootLayout& layout) {
+    if (const Status status = vm.copy_to_guest(layout.kernel, vm.spec.kernel); !status) return status;
+    if (!vm.spec.initrd.empty()) {
+        if (const Status status = vm.copy_to_guest(layout.initrd.base, vm.spec.initrd); !status) return status;
+    }
+    const GuestDeviceTreeSpec tree{vm.ram, vm.vcpu_count, vm.spec.cmdline, layout.initrd};
+    const auto size = build_guest_device_tree(tree, g_device_tree_buffer);
+    if (!size) return size.error();
+    arch::publish_instructions();
+    return vm.copy_to_guest(layout.device_tree, ByteSpan{g_device_tree_buffer.data(), *size});
+}
+
+void init_vcpus(Vm& vm) {
+    vm.vcpu_count = vm.spec.vcpu_count;
+    for (std::uint32_t index = 0; index < vm.vcpu_count; ++index) {
+        Vcpu& vcpu = vm.vcpus[index];
+        vcpu = Vcpu{};
+        vcpu.vm = &vm;
+        vcpu.index = index;
+    }
+}
+
+Status build(Vm& vm, const GuestBootLayout& layout) {
+    if (const Status status = vm.address_space.create(frame_allocator()); !status) return status;
+    if (const Status status = populate_ram(vm); !status) return status;
+    if (const Status status = load_images(vm, layout); !status) return status;
+    vm.uart.reset(vm.name());
+    return vm.add_mmio(GuestPhysRange{guest_layout::kUartBase, VirtualPl011::kRegisterWindow}, vm.uart);
+}
+
+Result<Vm*> create_locked(const VmImageSpec& spec) {
+    if (const Status status = validate(spec); !status) return status.error();
+    const auto layout = plan_guest_boot(spec.kernel, spec.initrd.size(), spec.memory_bytes);
+    if (!layout) return layout.error();
+    Vm* vm = free_slot();
+    if (vm == nullptr) return Error{"no free VM slot"};
+
+    vm->spec = spec;
+    vm->set_name(spec.name);
+    vm->id = g_next_vm_id++;
+    vm->ram = GuestPhysRange{guest_layout::kRamBase, spec.memory_bytes};
+    vm->extent_count = 0;
+    vm->mmio_count = 0;
+    vm->counter_offset = arch::counter_now();
+    vm->boot_entry = layout->kernel;
+    vm->boot_device_tree = layout->device_tree;
+    init_vcpus(*vm);
+    if (const Status status = build(*vm, *layout); !status) {
+        release_resources(*vm);
+        return status.error();
+    }
+    vm->state = VmState::running;
+    return vm;
+}
+
+}  // namespace
+
+void init() {
+    for (Vm& vm : g_vms) new (&vm) Vm{};
+}
+
+Result<Vm*> create(const VmImageSpec& spec) {
+    const LockGuard guard{g_lifecycle_lock};
+    const auto free_before = frame_allocator().free_frames();
+    auto vm = create_locked(spec);
+    if (!vm) {
+        log::error("vm {}: not created: {} (asked {} MiB, {} vCPUs; {} MiB free)", spec.name, vm.error().message,
+                   spec.memory_bytes / MiB, spec.vcpu_count, free_before * kPageSize / MiB);
+        return vm;
+    }
+    log::info("vm {}: created: {} vCPUs, {} MiB RAM in {} extents, VMID {}, entry {}", (*vm)->name(),
+              (*vm)->vcpu_count, spec.memory_bytes / MiB, (*vm)->extent_count, (*vm)->address_space.vmid(),
+              (*vm)->boot_entry);
+    return vm;
+}
+
+void start(Vm& vm) {
+    (void)scheduler::power_on(vm.vcpus[0], vm.boot_entry.value(), vm.boot_device_tree.value());
+}
+
+void destroy(Vm& vm, std::string_view reason) {
+    log::info("vm {}: stopping: {}", vm.name(), reason);
+    scheduler::stop_vm(vm, AfterStop::destroy);
+}
+
+void restart(Vm& vm, std::string_view reason) {
+    log::info("vm {}: restarting: {}", vm.name(), reason);
+    scheduler::stop_vm(vm, AfterStop::restart);
+}
+
+void finish_stop(Vm& vm) {
+    vm.uart.flush();
+    const VmImageSpec spec = vm.spec;
+    const bool restart_it = vm.after_stop == AfterStop::restart;
+    {
+        const LockGuard guard{g_lifecycle_lock};
+        release_resources(vm);
+    }
+    log::info("vm {}: destroyed, memory returned ({} MiB free)", spec.name,
+              frame_allocator().free_frames() * kPageSize / MiB);
+    if (restart_it) {
+        if (auto again = create(spec)) start(**again);
+    } else if (running_vm_count() == 0) {
+        log::info("no VMs left");
+        arch::on_last_vm_gone();
+    }
+}
+
+std::size_t running_vm_count() {
+    return static_cast<std::size_t>(
+        std::count_if(g_vms.begin(), g_vms.end(), [](const Vm& vm) { return vm.state != VmState::free; }));
+}
+
+}  // namespace lamina::vm_manager

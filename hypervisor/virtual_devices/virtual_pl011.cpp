@@ -1,0 +1,95 @@
+#include "virtual_devices/virtual_pl011.hpp"
+
+#include <array>
+
+namespace lamina {
+namespace {
+
+enum Register : std::uint64_t {
+    data = 0x000,
+    receive_status = 0x004,
+    flags = 0x018,
+    integer_baud = 0x024,
+    fractional_baud = 0x028,
+    line_control = 0x02c,
+    control = 0x030,
+    fifo_level_select = 0x034,
+    interrupt_mask = 0x038,
+    raw_interrupt_status = 0x03c,
+    masked_interrupt_status = 0x040,
+    interrupt_clear = 0x044,
+    dma_control = 0x048,
+    identification = 0xfe0,
+};
+
+constexpr std::uint32_t kFlagReceiveFifoEmpty = 1u << 4;
+constexpr std::uint32_t kFlagTransmitFifoEmpty = 1u << 7;
+constexpr std::uint32_t kRawTransmitInterrupt = 1u << 5;
+
+// PrimeCell peripheral and cell IDs at 0xfe0..0xffc: a PL011 revision 3.
+constexpr std::array<std::uint8_t, 8> kIdentification{0x11, 0x10, 0x34, 0x00, 0x0d, 0xf0, 0x05, 0xb1};
+
+}  // namespace
+
+void VirtualPl011::reset(std::string_view vm_name) {
+    output_.set_owner(vm_name);
+    integer_baud_ = 0;
+    fractional_baud_ = 0;
+    line_control_ = 0;
+    control_ = 0x300;  // TXE and RXE set, as after reset
+    interrupt_mask_ = 0;
+    fifo_level_select_ = 0x12;
+    dma_control_ = 0;
+}
+
+bool VirtualPl011::access(MmioAccess& access) {
+    // Registers are 32 bits wide; byte writes to the data register are common.
+    if (access.size > 4 || (access.offset & 3) != 0) return false;
+    const LockGuard guard{lock_};
+    return access.is_write ? write(access) : read(access);
+}
+
+bool VirtualPl011::read(MmioAccess& access) {
+    const std::uint64_t offset = access.offset;
+    if (offset >= identification && offset < identification + 4 * kIdentification.size()) {
+        access.value = kIdentification[(offset - identification) / 4];
+        return true;
+    }
+    switch (offset) {
+        case data: access.value = 0; return true;
+        case receive_status: access.value = 0; return true;
+        case flags: access.value = kFlagReceiveFifoEmpty | kFlagTransmitFifoEmpty; return true;
+        case integer_baud: access.value = integer_baud_; return true;
+        case fractional_baud: access.value = fractional_baud_; return true;
+        case line_control: access.value = line_control_; return true;
+        case control: access.value = control_; return true;
+        case fifo_level_select: access.value = fifo_level_select_; return true;
+        case interrupt_mask: access.value = interrupt_mask_; return true;
+        case raw_interrupt_status: access.value = kRawTransmitInterrupt; return true;
+        case masked_interrupt_status: access.value = kRawTransmitInterrupt & interrupt_mask_; return true;
+        case dma_control: access.value = dma_control_; return true;
+        default: access.value = 0; return true;  // reserved registers read as zero
+    }
+}
+
+bool VirtualPl011::write(const MmioAccess& access) {
+    const auto value = static_cast<std::uint32_t>(access.value);
+    switch (access.offset) {
+        case data: output_.put(static_cast<char>(value & 0xff)); return true;
+        case integer_baud: integer_baud_ = value & 0xffff; return true;
+        case fractional_baud: fractional_baud_ = value & 0x3f; return true;
+        case line_control: line_control_ = value & 0xff; return true;
+        case control: control_ = value & 0xff87; return true;
+        case fifo_level_select: fifo_level_select_ = value & 0x3f; return true;
+        case interrupt_mask: interrupt_mask_ = value & 0x7ff; return true;
+        case dma_control: dma_control_ = value & 0x7; return true;
+        default: return true;  // status clears and reserved registers ignore writes
+    }
+}
+
+void VirtualPl011::flush() {
+    const LockGuard guard{lock_};
+    output_.flush();
+}
+
+}  // namespace lamina

@@ -1,0 +1,39 @@
+// The PL011 UART each VM sees. Output goes to Lamina's console line by line,
+// prefixed with the VM's name. There is no input yet: reads find the receive
+// FIFO empty.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include "core/console.hpp"
+#include "core/mmio_device.hpp"
+#include "core/spinlock.hpp"
+
+namespace lamina {
+
+class VirtualPl011 final : public MmioDevice {
+public:
+    static constexpr std::uint64_t kRegisterWindow = 0x1000;
+
+    void reset(std::string_view vm_name);
+    [[nodiscard]] bool access(MmioAccess& access) override;
+    // Prints any partial line (the VM is going away).
+    void flush();
+
+private:
+    [[nodiscard]] bool read(MmioAccess& access);
+    [[nodiscard]] bool write(const MmioAccess& access);
+
+    GuestLineBuffer output_{};
+    SpinLock lock_{};  // several vCPUs of one VM may print at once
+    std::uint32_t integer_baud_{0};
+    std::uint32_t fractional_baud_{0};
+    std::uint32_t line_control_{0};
+    std::uint32_t control_{0};
+    std::uint32_t interrupt_mask_{0};
+    std::uint32_t fifo_level_select_{0};
+    std::uint32_t dma_control_{0};
+};
+
+}  // namespace lamina

@@ -1,0 +1,32 @@
+// The JSON configuration `lamina-bundle build` reads (keys documented in
+// docs/boot-bundle.md), turned into VM entries ready to encode.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "bundle_encoder.hpp"
+
+namespace lamina::bundle_tool {
+
+struct ConfigSource {
+    std::filesystem::path config_file;
+    // Where relative kernel/initrd paths are looked up, in order. Empty:
+    // relative to the config file's directory.
+    std::vector<std::filesystem::path> search_dirs;
+};
+
+struct LoadedConfig {
+    std::vector<VmEntry> vms;
+    // Values Lamina will probably refuse (0 vCPUs, huge RAM): allowed so tests
+    // can exercise Lamina's own checks, but worth telling the user about.
+    std::vector<std::string> warnings;
+};
+
+// Reads the config and every file it names. Throws ToolError on anything
+// that makes the bundle unbuildable (bad JSON, unknown key, wrong type,
+// missing file, invalid name, over-long command line, ...).
+[[nodiscard]] LoadedConfig load_config(const ConfigSource& source);
+
+}  // namespace lamina::bundle_tool
