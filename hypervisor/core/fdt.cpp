@@ -10,9 +10,10 @@ namespace {
 // One decoded structure-block token. Offsets are relative to the block.
 struct TokenView final {
     Token kind{Token::end};
-    std::size_t next{0};      // where the following token starts
-    std::string_view name{};  // node name, or property name
-    ByteSpan value{};         // property value
+    std::size_t next{0};           // where the following token starts
+    std::string_view node_name{};  // begin-node only
+    std::uint32_t name_offset{0};  // property only: its name in the strings block
+    ByteSpan value{};              // property only
 };
 
 // Searches use predicate algorithms: std::find and string_view::find may
@@ -45,37 +46,41 @@ struct TokenView final {
 
 [[nodiscard]] constexpr std::size_t align4(std::size_t offset) { return (offset + 3) & ~std::size_t{3}; }
 
-[[nodiscard]] std::optional<TokenView> read_token(ByteSpan structure, ByteSpan strings, std::size_t offset) {
+// Property names are resolved separately (property_name): walks that only
+// follow the structure need not touch the strings block.
+[[nodiscard]] std::optional<TokenView> read_token(ByteSpan structure, std::size_t offset) {
     if (offset % 4 != 0) return std::nullopt;
     const auto word = load_be<std::uint32_t>(structure, offset);
     if (!word) return std::nullopt;
     TokenView token{.kind = static_cast<Token>(*word), .next = offset + 4};
     switch (token.kind) {
-    case Token::begin_node: {
-        const auto name = terminated_string(structure, offset + 4);
-        if (!name) return std::nullopt;
-        token.name = *name;
-        token.next = align4(offset + 4 + name->size() + 1);
-        return token;
-    }
-    case Token::property: {
-        const auto length = load_be<std::uint32_t>(structure, offset + 4);
-        const auto name_offset = load_be<std::uint32_t>(structure, offset + 8);
-        const std::size_t value_offset = offset + 12;  // in bounds: the loads above succeeded
-        if (!length || !name_offset || *length > structure.size() - value_offset) return std::nullopt;
-        const auto name = terminated_string(strings, *name_offset);
-        if (!name) return std::nullopt;
-        token.name = *name;
-        token.value = structure.subspan(value_offset, *length);
-        token.next = align4(value_offset + *length);
-        return token;
-    }
-    case Token::end_node:
-    case Token::nop:
-    case Token::end:
-        return token;
+        case Token::begin_node: {
+            const auto name = terminated_string(structure, offset + 4);
+            if (!name) return std::nullopt;
+            token.node_name = *name;
+            token.next = align4(offset + 4 + name->size() + 1);
+            return token;
+        }
+        case Token::property: {
+            const auto length = load_be<std::uint32_t>(structure, offset + 4);
+            const auto name_offset = load_be<std::uint32_t>(structure, offset + 8);
+            const std::size_t value_offset = offset + 12;  // in bounds: the loads above succeeded
+            if (!length || !name_offset || *length > structure.size() - value_offset) return std::nullopt;
+            token.name_offset = *name_offset;
+            token.value = structure.subspan(value_offset, *length);
+            token.next = align4(value_offset + *length);
+            return token;
+        }
+        case Token::end_node:
+        case Token::nop:
+        case Token::end:
+            return token;
     }
     return std::nullopt;  // unknown token
+}
+
+[[nodiscard]] std::optional<std::string_view> property_name(ByteSpan strings, const TokenView& token) {
+    return terminated_string(strings, token.name_offset);
 }
 
 // A span [offset, offset + size) of the blob, if it lies after the header and
@@ -97,36 +102,38 @@ struct TokenView final {
     std::size_t offset = 0;
     // Terminates: every token advances `offset`, and reads past the block fail.
     while (true) {
-        const auto token = read_token(structure, strings, offset);
+        const auto token = read_token(structure, offset);
         if (!token) return Error{"device tree: malformed or truncated structure block"};
         switch (token->kind) {
-        case Token::begin_node:
-            if (root_closed) return Error{"device tree: node after the root node"};
-            if (depth == 0) {
-                if (!token->name.empty()) return Error{"device tree: root node has a name"};
-                root_offset = static_cast<std::uint32_t>(offset);
-            } else if (token->name.empty()) {
-                return Error{"device tree: node without a name"};
-            }
-            if (depth == kMaxDepth) return Error{"device tree: nodes nested too deeply"};
-            has_child[depth] = true;
-            ++depth;
-            has_child[depth] = false;
-            break;
-        case Token::end_node:
-            if (depth == 0) return Error{"device tree: end of node without a node"};
-            --depth;
-            root_closed = depth == 0;
-            break;
-        case Token::property:
-            if (depth == 0) return Error{"device tree: property outside any node"};
-            if (has_child[depth]) return Error{"device tree: property after a child node"};
-            break;
-        case Token::nop:
-            break;
-        case Token::end:
-            if (!root_closed) return Error{"device tree: structure ends inside a node or has no root"};
-            return *root_offset;
+            case Token::begin_node:
+                if (root_closed) return Error{"device tree: node after the root node"};
+                if (depth == 0) {
+                    if (!token->node_name.empty()) return Error{"device tree: root node has a name"};
+                    root_offset = static_cast<std::uint32_t>(offset);
+                } else if (token->node_name.empty()) {
+                    return Error{"device tree: node without a name"};
+                }
+                if (depth == kMaxDepth) return Error{"device tree: nodes nested too deeply"};
+                has_child[depth] = true;
+                ++depth;
+                has_child[depth] = false;
+                break;
+            case Token::end_node:
+                if (depth == 0) return Error{"device tree: end of node without a node"};
+                --depth;
+                root_closed = depth == 0;
+                break;
+            case Token::property:
+                if (depth == 0) return Error{"device tree: property outside any node"};
+                if (has_child[depth]) return Error{"device tree: property after a child node"};
+                if (!property_name(strings, *token))
+                    return Error{"device tree: property name is not a string in the strings block"};
+                break;
+            case Token::nop:
+                break;
+            case Token::end:
+                if (!root_closed) return Error{"device tree: structure ends inside a node or has no root"};
+                return *root_offset;
         }
         offset = token->next;
     }
@@ -259,16 +266,16 @@ std::optional<HostPhysRange> DeviceTree::memory_reservation(std::size_t index) c
 }
 
 std::string_view DeviceTree::node_name(Node node) const {
-    const auto token = read_token(structure_, strings_, node.offset);
+    const auto token = read_token(structure_, node.offset);
     if (!token || token->kind != Token::begin_node) return {};
-    return token->name;
+    return token->node_name;
 }
 
 std::optional<Node> DeviceTree::first_child(Node node) const {
-    const auto token = read_token(structure_, strings_, node.offset);
+    const auto token = read_token(structure_, node.offset);
     if (!token || token->kind != Token::begin_node) return std::nullopt;
     for (std::size_t offset = token->next;;) {
-        const auto next = read_token(structure_, strings_, offset);
+        const auto next = read_token(structure_, offset);
         if (!next) return std::nullopt;
         if (next->kind == Token::begin_node) return Node{static_cast<std::uint32_t>(offset)};
         if (next->kind != Token::property && next->kind != Token::nop) return std::nullopt;
@@ -280,33 +287,33 @@ std::optional<Node> DeviceTree::next_sibling(Node node) const {
     // Skip the node's whole subtree, then any NOPs.
     std::size_t depth = 0;
     for (std::size_t offset = node.offset;;) {
-        const auto token = read_token(structure_, strings_, offset);
+        const auto token = read_token(structure_, offset);
         if (!token) return std::nullopt;
         switch (token->kind) {
-        case Token::begin_node:
-            if (depth == 0 && offset != node.offset) return Node{static_cast<std::uint32_t>(offset)};
-            ++depth;
-            break;
-        case Token::end_node:
-            if (depth == 0) return std::nullopt;  // the parent ends: no more siblings
-            --depth;
-            break;
-        case Token::property:
-        case Token::nop:
-            if (offset == node.offset) return std::nullopt;  // not a node
-            break;
-        case Token::end:
-            return std::nullopt;
+            case Token::begin_node:
+                if (depth == 0 && offset != node.offset) return Node{static_cast<std::uint32_t>(offset)};
+                ++depth;
+                break;
+            case Token::end_node:
+                if (depth == 0) return std::nullopt;  // the parent ends: no more siblings
+                --depth;
+                break;
+            case Token::property:
+            case Token::nop:
+                if (offset == node.offset) return std::nullopt;  // not a node
+                break;
+            case Token::end:
+                return std::nullopt;
         }
         offset = token->next;
     }
 }
 
 std::optional<Node> DeviceTree::next_node(Node node) const {
-    const auto token = read_token(structure_, strings_, node.offset);
+    const auto token = read_token(structure_, node.offset);
     if (!token || token->kind != Token::begin_node) return std::nullopt;
     for (std::size_t offset = token->next;;) {
-        const auto next = read_token(structure_, strings_, offset);
+        const auto next = read_token(structure_, offset);
         if (!next || next->kind == Token::end) return std::nullopt;
         if (next->kind == Token::begin_node) return Node{static_cast<std::uint32_t>(offset)};
         offset = next->next;
@@ -318,7 +325,7 @@ std::optional<DeviceTree::NodePath> DeviceTree::path_to(Node node) const {
     std::size_t depth = 0;
     // Tokens are in document order, so the walk can stop once past the node.
     for (std::size_t offset = root_offset_; offset <= node.offset;) {
-        const auto token = read_token(structure_, strings_, offset);
+        const auto token = read_token(structure_, offset);
         if (!token) return std::nullopt;
         if (token->kind == Token::begin_node) {
             if (depth == kMaxDepth) return std::nullopt;
@@ -368,8 +375,7 @@ std::optional<Node> DeviceTree::find_node(std::string_view path) const {
     if (path.empty()) return std::nullopt;
     if (path.front() == '/') {
         // Reject a tree without a root (a default-constructed one).
-        if (read_token(structure_, strings_, root_offset_).value_or(TokenView{}).kind != Token::begin_node)
-            return std::nullopt;
+        if (read_token(structure_, root_offset_).value_or(TokenView{}).kind != Token::begin_node) return std::nullopt;
         return find_relative(root(), path);
     }
     const auto slash = find_char(path, '/');
@@ -384,7 +390,7 @@ std::optional<Node> DeviceTree::find_node(std::string_view path) const {
 
 std::optional<std::size_t> DeviceTree::property_offset_from(std::size_t offset) const {
     while (true) {
-        const auto token = read_token(structure_, strings_, offset);
+        const auto token = read_token(structure_, offset);
         if (!token) return std::nullopt;
         if (token->kind == Token::property) return offset;
         if (token->kind != Token::nop) return std::nullopt;
@@ -393,21 +399,23 @@ std::optional<std::size_t> DeviceTree::property_offset_from(std::size_t offset) 
 }
 
 std::optional<std::size_t> DeviceTree::first_property_offset(Node node) const {
-    const auto token = read_token(structure_, strings_, node.offset);
+    const auto token = read_token(structure_, node.offset);
     if (!token || token->kind != Token::begin_node) return std::nullopt;
     return property_offset_from(token->next);
 }
 
 std::optional<std::size_t> DeviceTree::next_property_offset(std::size_t property_offset) const {
-    const auto token = read_token(structure_, strings_, property_offset);
+    const auto token = read_token(structure_, property_offset);
     if (!token || token->kind != Token::property) return std::nullopt;
     return property_offset_from(token->next);
 }
 
 std::optional<Property> DeviceTree::property_at(std::size_t property_offset) const {
-    const auto token = read_token(structure_, strings_, property_offset);
+    const auto token = read_token(structure_, property_offset);
     if (!token || token->kind != Token::property) return std::nullopt;
-    return Property{token->name, token->value};
+    const auto name = property_name(strings_, *token);
+    if (!name) return std::nullopt;
+    return Property{*name, token->value};
 }
 
 std::optional<ByteSpan> DeviceTree::property(Node node, std::string_view name) const {
@@ -543,7 +551,7 @@ std::optional<RawReg> DeviceTree::raw_reg(Node node, std::size_t index) const {
 std::optional<std::uint64_t> DeviceTree::translate_through_bus(Node bus, Node bus_parent, std::uint64_t address,
                                                                std::uint64_t size) const {
     const auto ranges = property(bus, "ranges");
-    if (!ranges) return std::nullopt;  // a bus without "ranges" is not memory-mapped
+    if (!ranges) return std::nullopt;     // a bus without "ranges" is not memory-mapped
     if (ranges->empty()) return address;  // identity mapping
     const auto child_cells = address_cells(bus);
     const auto parent_cells = address_cells(bus_parent);

@@ -180,7 +180,9 @@ public:
     class Iterator final {
     public:
         Iterator(const DeviceTree* tree, std::size_t index) : tree_{tree}, index_{index} {}
-        [[nodiscard]] HostPhysRange operator*() const { return tree_->memory_reservation(index_).value_or(HostPhysRange{}); }
+        [[nodiscard]] HostPhysRange operator*() const {
+            return tree_->memory_reservation(index_).value_or(HostPhysRange{});
+        }
         Iterator& operator++() {
             ++index_;
             return *this;

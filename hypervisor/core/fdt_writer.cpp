@@ -38,9 +38,7 @@ void store_text(std::span<std::byte> out, std::size_t offset, std::string_view t
     return !name.empty() && !contains_char(name, '/') && !contains_char(name, '\0');
 }
 
-[[nodiscard]] bool is_valid_property_name(std::string_view name) {
-    return !name.empty() && !contains_char(name, '\0');
-}
+[[nodiscard]] bool is_valid_property_name(std::string_view name) { return !name.empty() && !contains_char(name, '\0'); }
 
 // Whether `text` followed by a NUL sits at `offset` of `bytes`.
 [[nodiscard]] bool terminated_text_at(std::span<const std::byte> bytes, std::size_t offset, std::string_view text) {
@@ -240,27 +238,27 @@ void FdtWriter::resolve_name_offsets() {
     while (offset < structure.size()) {
         const auto token = load_be<std::uint32_t>(structure, offset).value_or(static_cast<std::uint32_t>(Token::end));
         switch (static_cast<Token>(token)) {
-        case Token::begin_node: {
-            // Node names were written by begin_node: NUL-terminated and padded.
-            std::size_t name_end = offset + 4;
-            while (name_end < structure.size() && structure[name_end] != std::byte{0}) ++name_end;
-            offset = align4(name_end + 1);
-            break;
-        }
-        case Token::property: {
-            const auto length = load_be<std::uint32_t>(structure, offset + 4).value_or(0);
-            const auto distance = load_be<std::uint32_t>(structure, offset + 8).value_or(0);
-            store_be(structure, offset + 8, static_cast<std::uint32_t>(strings_size_ - distance));
-            offset += 12 + align4(length);
-            break;
-        }
-        case Token::end_node:
-        case Token::nop:
-            offset += 4;
-            break;
-        case Token::end:
-        default:
-            return;
+            case Token::begin_node: {
+                // Node names were written by begin_node: NUL-terminated and padded.
+                std::size_t name_end = offset + 4;
+                while (name_end < structure.size() && structure[name_end] != std::byte{0}) ++name_end;
+                offset = align4(name_end + 1);
+                break;
+            }
+            case Token::property: {
+                const auto length = load_be<std::uint32_t>(structure, offset + 4).value_or(0);
+                const auto distance = load_be<std::uint32_t>(structure, offset + 8).value_or(0);
+                store_be(structure, offset + 8, static_cast<std::uint32_t>(strings_size_ - distance));
+                offset += 12 + align4(length);
+                break;
+            }
+            case Token::end_node:
+            case Token::nop:
+                offset += 4;
+                break;
+            case Token::end:
+            default:
+                return;
         }
     }
 }

@@ -69,10 +69,10 @@ private:
     void resolve_name_offsets();
 
     std::span<std::byte> buffer_;
-    std::size_t capacity_;          // usable bytes: DTB offsets are 32-bit
-    std::size_t front_;             // end of header + reservations + structure so far
-    std::size_t struct_start_{0};   // 0 until the root node begins
-    std::size_t strings_size_{0};   // strings grow down from the buffer's end
+    std::size_t capacity_;         // usable bytes: DTB offsets are 32-bit
+    std::size_t front_;            // end of header + reservations + structure so far
+    std::size_t struct_start_{0};  // 0 until the root node begins
+    std::size_t strings_size_{0};  // strings grow down from the buffer's end
     std::size_t depth_{0};
     bool properties_allowed_{false};
     bool finished_{false};

@@ -34,6 +34,8 @@ Result<KernelPlacement> place_kernel(ByteSpan kernel) {
 Result<GuestBootLayout> plan_guest_boot(ByteSpan kernel, std::uint64_t initrd_size, std::uint64_t ram_size) {
     if (kernel.empty()) return Error{"kernel is empty"};
     if (ram_size < guest_layout::kDeviceTreeArea * 2) return Error{"RAM too small for a guest"};
+    // Every address below is RAM base + an offset into RAM: RAM must end inside the address space.
+    if (ram_size > UINT64_MAX - guest_layout::kRamBase.value()) return Error{"RAM too large for a guest"};
     const auto placement = place_kernel(kernel);
     if (!placement) return placement.error();
 

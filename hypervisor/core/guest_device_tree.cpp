@@ -3,11 +3,20 @@
 #include "core/fdt_writer.hpp"
 #include "core/format.hpp"
 #include "core/guest_layout.hpp"
+#include "virtual_devices/virtual_gic.hpp"
 
 namespace lamina {
 namespace {
 
 constexpr std::uint32_t kClockPhandle = 1;
+constexpr std::uint32_t kGicPhandle = 2;
+// GIC interrupt specifier cells: type, number, flags.
+constexpr std::uint32_t kSpi = 0;
+constexpr std::uint32_t kPpi = 1;
+constexpr std::uint32_t kLevelHigh = 4;
+
+constexpr std::uint32_t ppi_number(std::uint32_t interrupt_id) { return interrupt_id - 16; }
+constexpr std::uint32_t spi_number(std::uint32_t interrupt_id) { return interrupt_id - 32; }
 constexpr std::uint32_t kUartClockHz = 24'000'000;
 
 std::uint32_t high(std::uint64_t value) { return static_cast<std::uint32_t>(value >> 32); }
@@ -71,6 +80,36 @@ void write_psci(fdt::FdtWriter& writer) {
     writer.end_node();
 }
 
+void write_interrupt_controller(fdt::FdtWriter& writer, std::uint32_t vcpu_count) {
+    writer.begin_node(node_name("intc", guest_layout::kGicDistributorBase.value()).view());
+    writer.property_string("compatible", "arm,gic-v3");
+    writer.property_u32("#interrupt-cells", 3);
+    writer.property_u32("#address-cells", 2);
+    writer.property_u32("#size-cells", 2);
+    writer.property_empty("ranges");
+    writer.property_empty("interrupt-controller");
+    const std::uint64_t distributor = guest_layout::kGicDistributorBase.value();
+    const std::uint64_t redistributors = guest_layout::kGicRedistributorBase.value();
+    const std::uint64_t redistributor_size = vcpu_count * kRedistributorStride;
+    writer.property_cells("reg", {high(distributor), low(distributor), high(kDistributorSize), low(kDistributorSize),
+                                  high(redistributors), low(redistributors), high(redistributor_size),
+                                  low(redistributor_size)});
+    writer.property_cells("interrupts", {kPpi, ppi_number(guest_layout::kGicMaintenanceInterruptId), kLevelHigh});
+    writer.property_u32("phandle", kGicPhandle);
+    writer.end_node();
+}
+
+void write_timer(fdt::FdtWriter& writer) {
+    writer.begin_node("timer");
+    writer.property_string_list("compatible", {"arm,armv8-timer", "arm,armv7-timer"});
+    writer.property_cells("interrupts", {kPpi, ppi_number(guest_layout::kSecurePhysicalTimerInterruptId), kLevelHigh,
+                                         kPpi, ppi_number(guest_layout::kPhysicalTimerInterruptId), kLevelHigh,
+                                         kPpi, ppi_number(guest_layout::kVirtualTimerInterruptId), kLevelHigh,
+                                         kPpi, ppi_number(guest_layout::kHypervisorTimerInterruptId), kLevelHigh});
+    writer.property_empty("always-on");
+    writer.end_node();
+}
+
 void write_console(fdt::FdtWriter& writer) {
     writer.begin_node("apb-pclk");
     writer.property_string("compatible", "fixed-clock");
@@ -83,6 +122,7 @@ void write_console(fdt::FdtWriter& writer) {
     writer.begin_node(node_name("pl011", guest_layout::kUartBase.value()).view());
     writer.property_string_list("compatible", {"arm,pl011", "arm,primecell"});
     write_reg(writer, guest_layout::kUartBase.value(), 0x1000);
+    writer.property_cells("interrupts", {kSpi, spi_number(guest_layout::kUartInterruptId), kLevelHigh});
     writer.property_cells("clocks", {kClockPhandle, kClockPhandle});
     writer.property_string_list("clock-names", {"uartclk", "apb_pclk"});
     writer.end_node();
@@ -97,10 +137,13 @@ Result<std::size_t> build_guest_device_tree(const GuestDeviceTreeSpec& spec, std
     writer.property_u32("#size-cells", 2);
     writer.property_string_list("compatible", {"lamina,virt", "linux,dummy-virt"});
     writer.property_string("model", "Lamina virtual machine");
+    writer.property_u32("interrupt-parent", kGicPhandle);
     write_chosen(writer, spec);
     write_memory(writer, spec.ram);
     write_cpus(writer, spec.vcpu_count);
     write_psci(writer);
+    write_interrupt_controller(writer, spec.vcpu_count);
+    write_timer(writer);
     write_console(writer);
     writer.end_node();
     return writer.finish();

@@ -11,6 +11,14 @@ namespace lamina::guest_layout {
 inline constexpr GuestPhysAddr kRamBase{0x4000'0000};
 inline constexpr GuestPhysAddr kUartBase{0x0900'0000};
 inline constexpr std::uint32_t kUartInterruptId = 33;  // SPI 1
+inline constexpr GuestPhysAddr kGicDistributorBase{0x0800'0000};
+inline constexpr GuestPhysAddr kGicRedistributorBase{0x080a'0000};
+// Private interrupts of the virtual board, as INTIDs (PPI n = INTID n + 16).
+inline constexpr std::uint32_t kGicMaintenanceInterruptId = 25;
+inline constexpr std::uint32_t kHypervisorTimerInterruptId = 26;
+inline constexpr std::uint32_t kVirtualTimerInterruptId = 27;
+inline constexpr std::uint32_t kSecurePhysicalTimerInterruptId = 29;
+inline constexpr std::uint32_t kPhysicalTimerInterruptId = 30;
 // Raw kernels (and Image headers with image_size 0) load here, as on QEMU and U-Boot.
 inline constexpr std::uint64_t kDefaultKernelOffset = 0x80000;
 // The device tree sits in the last 2 MiB of RAM, the initramfs just below it.

@@ -26,6 +26,9 @@ protected:
 struct MmioRegion final {
     GuestPhysRange range{};
     MmioDevice* device{nullptr};
+    // The device reports interrupt state (the virtual GIC): list registers
+    // must be synced into it before the access is emulated.
+    bool reads_interrupt_state{false};
 };
 
 }  // namespace lamina

@@ -161,6 +161,11 @@ bool take_off_cpu(Vcpu& vcpu, Disposition disposition) {
     switch (disposition) {
         case Disposition::requeue: make_runnable(vcpu, now); break;
         case Disposition::wait:
+            // An interrupt that arrived since the WFI check must not be slept through.
+            if (vcpu.interrupts_changed.load(std::memory_order_acquire)) {
+                make_runnable(vcpu, now);
+                break;
+            }
             account(vcpu, VcpuRunState::waiting, now);
             vcpu.wake_deadline = timer_wake_deadline(vcpu);
             g_waiting.add(vcpu);
@@ -216,6 +221,7 @@ void wait_for_interrupt(Vcpu& vcpu) {
     // The saved timer is stale while the vCPU runs: look at the live one.
     arch::refresh_virtual_timer(vcpu);
     if (timer_wake_deadline(vcpu) <= arch::counter_now()) return;
+    if (arch::interrupt_deliverable(vcpu)) return;
     leave(vcpu, Disposition::wait);
 }
 
@@ -257,6 +263,15 @@ PowerOnResult power_on(Vcpu& vcpu, std::uint64_t entry, std::uint64_t argument) 
     vcpu.power = VcpuPower::on_pending;
     make_runnable(vcpu, arch::counter_now());
     return PowerOnResult::started;
+}
+
+void kick(Vcpu& vcpu) {
+    const LockGuard guard{g_lock};
+    if (vcpu.run_state == VcpuRunState::waiting) {
+        make_runnable(vcpu, arch::counter_now());
+    } else if (vcpu.run_state == VcpuRunState::running && vcpu.cpu && *vcpu.cpu != this_cpu().index) {
+        arch::signal_reschedule(*vcpu.cpu);
+    }
 }
 
 VcpuPower power_state(const Vcpu& vcpu) {

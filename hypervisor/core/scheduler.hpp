@@ -36,6 +36,9 @@ enum class PowerOnResult : std::uint8_t { started, already_on, on_pending };
 // PSCI CPU_ON: the vCPU starts at `entry` with x0 = `argument`.
 PowerOnResult power_on(Vcpu& vcpu, std::uint64_t entry, std::uint64_t argument);
 [[nodiscard]] VcpuPower power_state(const Vcpu& vcpu);
+// Something is pending for `vcpu`: wake it if it waits, or make it leave
+// the guest on the CPU that runs it so it picks the interrupt up.
+void kick(Vcpu& vcpu);
 // Stops every vCPU of `vm`; once none is on a CPU the VM is torn down
 // (and restarted from its images if asked).
 void stop_vm(Vm& vm, AfterStop after_stop);

@@ -10,4 +10,6 @@ set(LAMINA_CORE_SOURCES
     ${LAMINA_CORE_DIR}/frame_allocator.cpp
     ${LAMINA_CORE_DIR}/guest_boot.cpp
     ${LAMINA_CORE_DIR}/guest_device_tree.cpp
+    ${LAMINA_CORE_DIR}/boot_options.cpp
+    ${LAMINA_CORE_DIR}/console.cpp
 )

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <limits>
 #include <optional>
@@ -37,6 +38,9 @@ struct VcpuStatistics final {
 
 class Vcpu final {
 public:
+    // Back to the state of a vCPU that has never run.
+    void reset(Vm& owner, std::uint32_t vcpu_index);
+
     Vm* vm{nullptr};
     std::uint32_t index{0};
     arch::VcpuContext context{};
@@ -46,6 +50,10 @@ public:
     std::optional<std::uint32_t> cpu{};   // the physical CPU running it
     Vcpu* next_runnable{nullptr};         // run-queue link
     VcpuStatistics statistics{};
+    // Set when its virtual interrupts changed; the list registers are
+    // refreshed before it next enters the guest.
+    std::atomic<bool> interrupts_changed{false};
+    std::uint16_t used_list_registers{0};  // while loaded: list registers it fills
 
     void count_exit(ExitReason reason) { ++statistics.exits[static_cast<std::size_t>(reason)]; }
 };

@@ -46,10 +46,28 @@ MmioRegion* Vm::find_mmio(GuestPhysAddr address) {
     return nullptr;
 }
 
-Status Vm::add_mmio(GuestPhysRange range, MmioDevice& device) {
+Status Vm::add_mmio(GuestPhysRange range, MmioDevice& device, bool reads_interrupt_state) {
     if (mmio_count == mmio.size()) return Error{"too many emulated devices"};
-    mmio[mmio_count++] = MmioRegion{range, &device};
+    mmio[mmio_count++] = MmioRegion{range, &device, reads_interrupt_state};
     return {};
+}
+
+}  // namespace lamina
+
+namespace lamina {
+
+void Vcpu::reset(Vm& owner, std::uint32_t vcpu_index) {
+    vm = &owner;
+    index = vcpu_index;
+    context = arch::VcpuContext{};
+    power = VcpuPower::off;
+    run_state = VcpuRunState::stopped;
+    wake_deadline = 0;
+    cpu.reset();
+    next_runnable = nullptr;
+    statistics = VcpuStatistics{};
+    interrupts_changed.store(false, std::memory_order_relaxed);
+    used_list_registers = 0;
 }
 
 }  // namespace lamina

@@ -10,6 +10,7 @@
 #include "core/bundle.hpp"
 #include "core/mmio_device.hpp"
 #include "core/vcpu.hpp"
+#include "virtual_devices/virtual_gic.hpp"
 #include "virtual_devices/virtual_pl011.hpp"
 
 namespace lamina {
@@ -29,6 +30,25 @@ enum class VmState : std::uint8_t {
 enum class AfterStop : std::uint8_t { destroy, restart };
 
 // A run of host frames backing part of guest RAM.
+// Adapters that put the virtual GIC's two register regions on the MMIO bus.
+class GicDistributorWindow final : public MmioDevice {
+public:
+    explicit GicDistributorWindow(VirtualGic& gic) : gic_{gic} {}
+    [[nodiscard]] bool access(MmioAccess& access) override { return gic_.distributor_access(access); }
+
+private:
+    VirtualGic& gic_;
+};
+
+class GicRedistributorWindow final : public MmioDevice {
+public:
+    explicit GicRedistributorWindow(VirtualGic& gic) : gic_{gic} {}
+    [[nodiscard]] bool access(MmioAccess& access) override { return gic_.redistributor_access(access); }
+
+private:
+    VirtualGic& gic_;
+};
+
 struct MemoryExtent final {
     HostPhysAddr host{};
     GuestPhysAddr guest{};
@@ -44,7 +64,7 @@ public:
     // Copies into guest RAM; the whole range must be RAM of this VM.
     [[nodiscard]] Status copy_to_guest(GuestPhysAddr destination, ByteSpan bytes);
     [[nodiscard]] MmioRegion* find_mmio(GuestPhysAddr address);
-    [[nodiscard]] Status add_mmio(GuestPhysRange range, MmioDevice& device);
+    [[nodiscard]] Status add_mmio(GuestPhysRange range, MmioDevice& device, bool reads_interrupt_state = false);
 
     std::uint32_t id{0};
     VmState state{VmState::free};
@@ -63,6 +83,10 @@ public:
     std::array<MmioRegion, kMaxMmioRegions> mmio{};
     std::size_t mmio_count{0};
     VirtualPl011 uart{};
+    VirtualGic gic{};
+    GicDistributorWindow gic_distributor{gic};
+    GicRedistributorWindow gic_redistributors{gic};
+    std::uint32_t virtual_timer_interrupt{0};  // INTID of the EL1 virtual timer, linked to hardware
 
 private:
     std::array<char, 32> name_{};

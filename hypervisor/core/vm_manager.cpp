@@ -115,20 +115,36 @@ Status load_images(Vm& vm, const GuestBootLayout& layout) {
 
 void init_vcpus(Vm& vm) {
     vm.vcpu_count = vm.spec.vcpu_count;
-    for (std::uint32_t index = 0; index < vm.vcpu_count; ++index) {
-        Vcpu& vcpu = vm.vcpus[index];
-        vcpu = Vcpu{};
-        vcpu.vm = &vm;
-        vcpu.index = index;
-    }
+    for (std::uint32_t index = 0; index < vm.vcpu_count; ++index) vm.vcpus[index].reset(vm, index);
+}
+
+// The virtual GIC calls this when an interrupt becomes deliverable to a vCPU.
+void interrupt_became_pending(void* context, std::uint32_t vcpu_index) {
+    Vm& vm = *static_cast<Vm*>(context);
+    if (vcpu_index >= vm.vcpu_count) return;
+    Vcpu& vcpu = vm.vcpus[vcpu_index];
+    vcpu.interrupts_changed.store(true, std::memory_order_release);
+    scheduler::kick(vcpu);
+}
+
+Status add_devices(Vm& vm) {
+    vm.gic.reset(vm.vcpu_count, interrupt_became_pending, &vm);
+    vm.virtual_timer_interrupt = arch::virtual_timer_hardware_interrupt();
+    vm.gic.link_to_hardware(guest_layout::kVirtualTimerInterruptId, vm.virtual_timer_interrupt);
+    const GuestPhysRange distributor{guest_layout::kGicDistributorBase, kDistributorSize};
+    const GuestPhysRange redistributors{guest_layout::kGicRedistributorBase, vm.vcpu_count * kRedistributorStride};
+    if (const Status status = vm.add_mmio(distributor, vm.gic_distributor, true); !status) return status;
+    if (const Status status = vm.add_mmio(redistributors, vm.gic_redistributors, true); !status) return status;
+    vm.uart.reset(vm.name());
+    vm.uart.connect_interrupt(vm.gic, guest_layout::kUartInterruptId);
+    return vm.add_mmio(GuestPhysRange{guest_layout::kUartBase, VirtualPl011::kRegisterWindow}, vm.uart);
 }
 
 Status build(Vm& vm, const GuestBootLayout& layout) {
     if (const Status status = vm.address_space.create(frame_allocator()); !status) return status;
     if (const Status status = populate_ram(vm); !status) return status;
     if (const Status status = load_images(vm, layout); !status) return status;
-    vm.uart.reset(vm.name());
-    return vm.add_mmio(GuestPhysRange{guest_layout::kUartBase, VirtualPl011::kRegisterWindow}, vm.uart);
+    return add_devices(vm);
 }
 
 Result<Vm*> create_locked(const VmImageSpec& spec) {

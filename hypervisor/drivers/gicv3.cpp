@@ -25,6 +25,8 @@ constexpr std::uint64_t kGicrTyper = 0x0008;
 constexpr std::uint64_t kSgiFrame = 64 * KiB;
 constexpr std::uint64_t kGicrIgroupr0 = kSgiFrame + 0x0080;
 constexpr std::uint64_t kGicrIsenabler0 = kSgiFrame + 0x0100;
+constexpr std::uint64_t kGicrIsactiver0 = kSgiFrame + 0x0300;
+constexpr std::uint64_t kGicrIcactiver0 = kSgiFrame + 0x0380;
 constexpr std::uint64_t kGicrIcenabler0 = kSgiFrame + 0x0180;
 constexpr std::uint64_t kGicrIpriorityr = kSgiFrame + 0x0400;
 constexpr std::uint32_t kWakerProcessorSleep = 1u << 1;
@@ -33,6 +35,7 @@ constexpr std::uint64_t kTyperLast = 1u << 4;
 constexpr std::uint64_t kTyperVirtualLpis = 1u << 1;
 
 constexpr std::uint32_t kDefaultPriority = 0xa0;
+constexpr std::uint64_t kEoiModeSplit = 1u << 1;  // ICC_CTLR_EL1.EOImode
 constexpr std::uint32_t kSpuriousInterrupt = 1020;
 
 GicV3 g_gic;
@@ -86,6 +89,9 @@ std::optional<HostPhysAddr> GicV3::find_redistributor(std::uint64_t mpidr) const
 Status GicV3::init_this_cpu(std::uint64_t mpidr) {
     const auto frame = find_redistributor(mpidr);
     if (!frame) return Error{"no GIC redistributor for this CPU"};
+    const std::uint32_t cpu = this_cpu().index;
+    if (cpu >= cpu_redistributor_.size()) return Error{"too many CPUs for the GIC driver"};
+    cpu_redistributor_[cpu] = *frame;
     mmio_write32(*frame + kGicrWaker, mmio_read32(*frame + kGicrWaker) & ~kWakerProcessorSleep);
     while ((mmio_read32(*frame + kGicrWaker) & kWakerChildrenAsleep) != 0) {
     }
@@ -101,16 +107,26 @@ Status GicV3::init_this_cpu(std::uint64_t mpidr) {
     instruction_barrier();
     sysreg::icc_pmr_el1::write(0xff);
     sysreg::icc_bpr1_el1::write(0);
-    sysreg::icc_ctlr_el1::write(0);  // EOI drops priority and deactivates
+    sysreg::icc_ctlr_el1::write(kEoiModeSplit);
     sysreg::icc_igrpen1_el1::write(1);
     instruction_barrier();
     return {};
 }
 
+HostPhysAddr GicV3::this_cpu_redistributor() const { return cpu_redistributor_[this_cpu().index]; }
+
 void GicV3::enable_private_interrupt(std::uint32_t interrupt_id) {
-    const auto frame = find_redistributor(sysreg::mpidr_el1::read());
-    if (!frame || interrupt_id >= 32) return;
-    mmio_write32(*frame + kGicrIsenabler0, 1u << interrupt_id);
+    if (interrupt_id >= 32) return;
+    mmio_write32(this_cpu_redistributor() + kGicrIsenabler0, 1u << interrupt_id);
+}
+
+bool GicV3::is_private_active(std::uint32_t interrupt_id) const {
+    return ((mmio_read32(this_cpu_redistributor() + kGicrIsactiver0) >> interrupt_id) & 1) != 0;
+}
+
+void GicV3::set_private_active(std::uint32_t interrupt_id, bool active) {
+    const HostPhysAddr frame = this_cpu_redistributor();
+    mmio_write32(frame + (active ? kGicrIsactiver0 : kGicrIcactiver0), 1u << interrupt_id);
 }
 
 std::optional<std::uint32_t> GicV3::acknowledge() {
@@ -119,9 +135,19 @@ std::optional<std::uint32_t> GicV3::acknowledge() {
     return id;
 }
 
-void GicV3::end_of_interrupt(std::uint32_t interrupt_id) {
+void GicV3::drop_priority(std::uint32_t interrupt_id) {
     sysreg::icc_eoir1_el1::write(interrupt_id);
     instruction_barrier();
+}
+
+void GicV3::deactivate(std::uint32_t interrupt_id) {
+    sysreg::icc_dir_el1::write(interrupt_id);
+    instruction_barrier();
+}
+
+void GicV3::end_of_interrupt(std::uint32_t interrupt_id) {
+    drop_priority(interrupt_id);
+    deactivate(interrupt_id);
 }
 
 void GicV3::send_signal(CpuSignal signal, std::uint64_t target_mpidr) {

@@ -3,6 +3,7 @@
 // only a few interrupts of its own (the EL2 timer tick and SGIs between CPUs).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 
@@ -27,15 +28,25 @@ public:
     void enable_private_interrupt(std::uint32_t interrupt_id);
     // Returns the highest-priority pending interrupt (acknowledging it), if any.
     [[nodiscard]] std::optional<std::uint32_t> acknowledge();
+    // EOImode 1: ending an interrupt is two steps, so that one a guest
+    // handles (the virtual timer) can stay active until the guest is done.
+    void drop_priority(std::uint32_t interrupt_id);
+    void deactivate(std::uint32_t interrupt_id);
     void end_of_interrupt(std::uint32_t interrupt_id);
+    // Active state of one of this CPU's private interrupts.
+    [[nodiscard]] bool is_private_active(std::uint32_t interrupt_id) const;
+    void set_private_active(std::uint32_t interrupt_id, bool active);
     void send_signal(CpuSignal signal, std::uint64_t target_mpidr);
 
 private:
     [[nodiscard]] std::optional<HostPhysAddr> find_redistributor(std::uint64_t mpidr) const;
     void wait_for_distributor_writes() const;
 
+    [[nodiscard]] HostPhysAddr this_cpu_redistributor() const;
+
     HostPhysRange distributor_{};
     HostPhysRange redistributors_{};
+    std::array<HostPhysAddr, 8> cpu_redistributor_{};  // by logical CPU index
 };
 
 // The board's interrupt controller (one per machine).

@@ -42,11 +42,27 @@ void VirtualPl011::reset(std::string_view vm_name) {
     dma_control_ = 0;
 }
 
+void VirtualPl011::connect_interrupt(VirtualGic& gic, std::uint32_t interrupt_id) {
+    gic_ = &gic;
+    interrupt_id_ = interrupt_id;
+}
+
+// Output is consumed at once, so the transmit interrupt (FIFO below its
+// level) is always raised; there is no input yet.
+std::uint32_t VirtualPl011::pending_interrupts() const { return kRawTransmitInterrupt; }
+
+void VirtualPl011::update_interrupt_line() {
+    if (gic_ != nullptr) gic_->set_level(interrupt_id_, (pending_interrupts() & interrupt_mask_) != 0);
+}
+
 bool VirtualPl011::access(MmioAccess& access) {
     // Registers are 32 bits wide; byte writes to the data register are common.
     if (access.size > 4 || (access.offset & 3) != 0) return false;
     const LockGuard guard{lock_};
-    return access.is_write ? write(access) : read(access);
+    if (!access.is_write) return read(access);
+    const bool handled = write(access);
+    if (access.offset == interrupt_mask) update_interrupt_line();
+    return handled;
 }
 
 bool VirtualPl011::read(MmioAccess& access) {
@@ -65,8 +81,8 @@ bool VirtualPl011::read(MmioAccess& access) {
         case control: access.value = control_; return true;
         case fifo_level_select: access.value = fifo_level_select_; return true;
         case interrupt_mask: access.value = interrupt_mask_; return true;
-        case raw_interrupt_status: access.value = kRawTransmitInterrupt; return true;
-        case masked_interrupt_status: access.value = kRawTransmitInterrupt & interrupt_mask_; return true;
+        case raw_interrupt_status: access.value = pending_interrupts(); return true;
+        case masked_interrupt_status: access.value = pending_interrupts() & interrupt_mask_; return true;
         case dma_control: access.value = dma_control_; return true;
         default: access.value = 0; return true;  // reserved registers read as zero
     }

@@ -9,6 +9,7 @@
 #include "core/console.hpp"
 #include "core/mmio_device.hpp"
 #include "core/spinlock.hpp"
+#include "virtual_devices/virtual_gic.hpp"
 
 namespace lamina {
 
@@ -17,6 +18,8 @@ public:
     static constexpr std::uint64_t kRegisterWindow = 0x1000;
 
     void reset(std::string_view vm_name);
+    // The UART's interrupt line (level, active high) into the VM's GIC.
+    void connect_interrupt(VirtualGic& gic, std::uint32_t interrupt_id);
     [[nodiscard]] bool access(MmioAccess& access) override;
     // Prints any partial line (the VM is going away).
     void flush();
@@ -24,7 +27,11 @@ public:
 private:
     [[nodiscard]] bool read(MmioAccess& access);
     [[nodiscard]] bool write(const MmioAccess& access);
+    [[nodiscard]] std::uint32_t pending_interrupts() const;
+    void update_interrupt_line();
 
+    VirtualGic* gic_{nullptr};
+    std::uint32_t interrupt_id_{0};
     GuestLineBuffer output_{};
     SpinLock lock_{};  // several vCPUs of one VM may print at once
     std::uint32_t integer_baud_{0};

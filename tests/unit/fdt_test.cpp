@@ -204,12 +204,12 @@ TEST_F(FdtQemuVirt, FindsNodesByPath) {
     EXPECT_EQ(tree_.node_name(node("/cpus/")), "cpus");
     EXPECT_EQ(tree_.node_name(node("//cpus//cpu@1")), "cpu@1");
 
-    EXPECT_FALSE(tree_.find_node("/memory@4"));     // a given unit address must match exactly
-    EXPECT_FALSE(tree_.find_node("/mem"));          // no prefix matching
+    EXPECT_FALSE(tree_.find_node("/memory@4"));  // a given unit address must match exactly
+    EXPECT_FALSE(tree_.find_node("/mem"));       // no prefix matching
     EXPECT_FALSE(tree_.find_node("/cpus/cpu@2"));
     EXPECT_FALSE(tree_.find_node("/nonexistent/cpu@0"));
     EXPECT_FALSE(tree_.find_node(""));
-    EXPECT_FALSE(tree_.find_node("serial0"));       // this tree has no /aliases
+    EXPECT_FALSE(tree_.find_node("serial0"));  // this tree has no /aliases
 }
 
 TEST_F(FdtQemuVirt, NavigatesParentsSiblingsAndDocumentOrder) {
@@ -360,7 +360,7 @@ TEST_F(FdtTestBoard, ResolvesAliases) {
     EXPECT_EQ(tree_.find_node("serial0"), node("/soc/serial@a0000"));
     EXPECT_EQ(tree_.find_node("serial1"), node("/soc/serial@90000"));
     EXPECT_FALSE(tree_.find_node("serial0/child"));
-    EXPECT_FALSE(tree_.find_node("broken"));  // alias values must be absolute
+    EXPECT_FALSE(tree_.find_node("broken"));                    // alias values must be absolute
     EXPECT_EQ(tree_.stdout_node(), node("/soc/serial@a0000"));  // "serial0:115200n8"
 }
 
@@ -371,7 +371,7 @@ TEST_F(FdtTestBoard, TranslatesRegThroughBusRanges) {
     EXPECT_EQ(uart->base, HostPhysAddr{0x1c0a'0000});
     EXPECT_EQ(uart->size, 0x1000u);
     EXPECT_FALSE(tree_.reg_entry(node("/soc/outside"), 0));  // outside the bus window
-    EXPECT_FALSE(tree_.reg_entry(node("/soc/i2c/rtc"), 0));   // an I2C address, not memory
+    EXPECT_FALSE(tree_.reg_entry(node("/soc/i2c/rtc"), 0));  // an I2C address, not memory
     EXPECT_EQ(tree_.raw_reg(node("/soc/i2c/rtc"), 0)->address, 0x68u);
     EXPECT_EQ(tree_.reg_entry(node("/reserved-memory/secure"), 0)->base, HostPhysAddr{0x9e00'0000});
     EXPECT_EQ(tree_.raw_reg(node("/cpus/cpu@100000000"), 0)->address, 0x1'0000'0000u);
@@ -411,6 +411,8 @@ TEST_F(FdtCorruptedHeader, RejectsSizesBeyondTheBlob) {
     EXPECT_THAT(parse_with(header::kStructOffset, 0), HasSubstr("structure block"));  // overlaps the header
     EXPECT_THAT(parse_with(header::kStructOffset, get_be32(blob_, header::kStructOffset) + 2),
                 HasSubstr("structure block"));  // misaligned
+    EXPECT_THAT(parse_with(header::kStructOffset, get_be32(blob_, header::kStructOffset) + 4),
+                HasSubstr("malformed"));  // starts inside the root's name: no valid token
     EXPECT_THAT(parse_with(header::kStructSize, 0xffff'fff0), HasSubstr("structure block"));
     EXPECT_THAT(parse_with(header::kStringsOffset, total + 4), HasSubstr("strings block"));
     EXPECT_THAT(parse_with(header::kStringsSize, total), HasSubstr("strings block"));
@@ -429,8 +431,8 @@ TEST_F(FdtCorruptedHeader, RejectsShrunkenBlocks) {
     const auto struct_size = get_be32(blob_, header::kStructSize);
     const auto strings_size = get_be32(blob_, header::kStringsSize);
     EXPECT_THAT(parse_with(header::kStructSize, struct_size - 4), HasSubstr("structure block"));
-    EXPECT_THAT(parse_with(header::kStringsSize, strings_size - 1), HasSubstr("structure block"));
-    EXPECT_THAT(parse_with(header::kStringsSize, 0), HasSubstr("structure block"));
+    EXPECT_THAT(parse_with(header::kStringsSize, strings_size - 1), HasSubstr("property name is not a string"));
+    EXPECT_THAT(parse_with(header::kStringsSize, 0), HasSubstr("property name is not a string"));
 }
 
 TEST_F(FdtCorruptedHeader, AcceptsVersion16WhoseStructBlockRunsToTheEnd) {
@@ -516,11 +518,12 @@ struct BadStructureCase final {
     add("token 0", RawBlob{}.begin("").word(0).end_node().end(), "malformed");
     add("unterminated node name", RawBlob{}.begin("").unterminated_name(), "malformed");
     add("property name offset beyond the strings block", RawBlob{}.begin("").property(1000, "").end_node().end(),
-        "malformed");
+        "property name is not a string");
     add("property name offset at the strings block's end",
-        RawBlob{}.begin("").property(static_cast<std::uint32_t>(kStrings.size()), "").end_node().end(), "malformed");
-    add("unterminated property name", RawBlob{}.begin("").property(kModelName, "").end_node().end(), "malformed",
-        "model"sv);
+        RawBlob{}.begin("").property(static_cast<std::uint32_t>(kStrings.size()), "").end_node().end(),
+        "property name is not a string");
+    add("unterminated property name", RawBlob{}.begin("").property(kModelName, "").end_node().end(),
+        "property name is not a string", "model"sv);
     add("property length beyond the block",
         RawBlob{}.begin("").token(Token::property).word(0x1000).word(kModelName).end_node().end(), "malformed");
     add("property length of 4 GiB - 1",
@@ -534,8 +537,7 @@ struct BadStructureCase final {
     add("property before the root", RawBlob{}.property(kModelName, "").begin("").end_node().end(), "outside");
     add("property after the root", RawBlob{}.begin("").end_node().property(kModelName, "").end(), "outside");
     add("property after a child node",
-        RawBlob{}.begin("").begin("a").end_node().property(kCompatibleName, "x\0"sv).end_node().end(),
-        "after a child");
+        RawBlob{}.begin("").begin("a").end_node().property(kCompatibleName, "x\0"sv).end_node().end(), "after a child");
     return cases;
 }
 

@@ -215,8 +215,8 @@ struct BoardSpec final {
     for (std::size_t index = 0; index < spec.memory_nodes; ++index) {
         writer.begin_node("memory");
         writer.property_string("device_type", "memory");
-        writer.property_cells("reg", {0x0, static_cast<std::uint32_t>(0x4000'0000 + index * 0x100'0000), 0x0,
-                                      0x100'0000});
+        writer.property_cells("reg",
+                              {0x0, static_cast<std::uint32_t>(0x4000'0000 + index * 0x100'0000), 0x0, 0x100'0000});
         writer.end_node();
     }
     writer.begin_node("cpus");

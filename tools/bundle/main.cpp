@@ -10,7 +10,6 @@
 #include <vector>
 
 #include <fmt/format.h>
-#include <fmt/std.h>
 #include <CLI/CLI.hpp>
 
 #include "bundle_encoder.hpp"

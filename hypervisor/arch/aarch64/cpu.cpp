@@ -6,7 +6,9 @@
 #include "arch/aarch64/cpu.hpp"
 #include "arch/aarch64/firmware.hpp"
 #include "arch/aarch64/sysreg.hpp"
+#include "arch/aarch64/virtual_cpu_interface.hpp"
 #include "core/per_cpu.hpp"
+#include "core/guest_layout.hpp"
 #include "core/vm.hpp"
 #include "drivers/gicv3.hpp"
 
@@ -31,8 +33,9 @@ namespace arch {
 namespace {
 
 // HCR_EL2 while guests run: stage 2 on, physical interrupts and SErrors to
-// EL2, WFI/WFE and SMC trapped, broadcast TLB/barriers inner shareable,
-// EL1 in AArch64.
+// EL2, WFI/WFE and SMC trapped, ID registers trapped (so features Lamina
+// does not virtualize can be hidden), broadcast TLB/barriers inner
+// shareable, EL1 in AArch64.
 constexpr std::uint64_t kHcrVm = 1u << 0;
 constexpr std::uint64_t kHcrSwio = 1u << 1;
 constexpr std::uint64_t kHcrFmo = 1u << 3;
@@ -42,10 +45,11 @@ constexpr std::uint64_t kHcrFb = 1u << 9;
 constexpr std::uint64_t kHcrBsuInnerShareable = 1u << 10;
 constexpr std::uint64_t kHcrTwi = 1u << 13;
 constexpr std::uint64_t kHcrTwe = 1u << 14;
+constexpr std::uint64_t kHcrTid3 = 1u << 18;
 constexpr std::uint64_t kHcrTsc = 1u << 19;
 constexpr std::uint64_t kHcrRw = 1ull << 31;
 constexpr std::uint64_t kGuestHcr = kHcrVm | kHcrSwio | kHcrFmo | kHcrImo | kHcrAmo | kHcrFb |
-                                    kHcrBsuInnerShareable | kHcrTwi | kHcrTwe | kHcrTsc | kHcrRw;
+                                    kHcrBsuInnerShareable | kHcrTwi | kHcrTwe | kHcrTid3 | kHcrTsc | kHcrRw;
 
 // CNTHCTL_EL2: EL1 may read the physical counter; the physical timer traps.
 constexpr std::uint64_t kCnthctlEl1PhysicalCounter = 1u << 0;
@@ -55,6 +59,8 @@ constexpr std::uint64_t kCptrRes1AndTrapSve = 0x33ff;
 constexpr std::uint64_t kTimerEnable = 1u << 0;
 
 std::uint32_t g_scheduler_timer_interrupt = 26;
+std::uint32_t g_virtual_timer_interrupt = 27;
+std::uint32_t g_maintenance_interrupt = 25;
 
 }  // namespace
 
@@ -69,8 +75,27 @@ void configure_this_cpu_for_guests() {
     instruction_barrier();
 }
 
-void set_scheduler_timer_interrupt(std::uint32_t interrupt_id) { g_scheduler_timer_interrupt = interrupt_id; }
-std::uint32_t scheduler_timer_interrupt() { return g_scheduler_timer_interrupt; }
+void set_private_interrupts(std::uint32_t scheduler_timer, std::uint32_t virtual_timer, std::uint32_t maintenance) {
+    g_scheduler_timer_interrupt = scheduler_timer;
+    g_virtual_timer_interrupt = virtual_timer;
+    g_maintenance_interrupt = maintenance;
+}
+
+void enable_private_interrupts_this_cpu() {
+    auto& gic = drivers::interrupt_controller();
+    gic.enable_private_interrupt(g_scheduler_timer_interrupt);
+    gic.enable_private_interrupt(g_virtual_timer_interrupt);
+    gic.enable_private_interrupt(g_maintenance_interrupt);
+    virtual_cpu_interface::init_this_cpu();
+}
+
+std::uint32_t virtual_timer_hardware_interrupt() { return g_virtual_timer_interrupt; }
+
+bool interrupt_deliverable(Vcpu& vcpu) {
+    virtual_cpu_interface::sync(vcpu);
+    const LockGuard guard{vcpu.vm->gic.lock()};
+    return vcpu.vm->gic.has_deliverable(vcpu.index);
+}
 
 void register_this_cpu(std::uint32_t index, std::uint64_t hardware_id) {
     PerCpu& cpu = per_cpu(index);
@@ -112,6 +137,7 @@ void activate_vcpu(Vcpu& vcpu) {
     sysreg::vttbr_el2::write(vm.address_space.translation_base());
     sysreg::cntvoff_el2::write(vm.counter_offset);
     load_vcpu_context(vcpu.context);
+    virtual_cpu_interface::load(vcpu);
     this_cpu().trap_registers = &vcpu.context.registers;
 }
 
@@ -121,6 +147,7 @@ void refresh_virtual_timer(Vcpu& vcpu) {
 }
 
 void deactivate_vcpu(Vcpu& vcpu) {
+    virtual_cpu_interface::put(vcpu);
     save_vcpu_context(vcpu.context);
     this_cpu().trap_registers = nullptr;
 }
@@ -131,14 +158,39 @@ void publish_guest_memory(std::uintptr_t address, std::uint64_t size) { cache::c
 
 void publish_instructions() { cache::invalidate_instruction_cache_all(); }
 
-// Lamina's own interrupts: the scheduler timer and signals from other CPUs.
+namespace {
+
+// The running vCPU's virtual timer fired: hand it to the guest. The physical
+// interrupt stays active until the guest deactivates its virtual twin.
+void forward_virtual_timer(drivers::GicV3& gic, std::uint32_t interrupt) {
+    gic.drop_priority(interrupt);
+    Vcpu* vcpu = this_cpu().current;
+    if (vcpu == nullptr) {
+        gic.deactivate(interrupt);
+        return;
+    }
+    vcpu->vm->gic.raise_edge(guest_layout::kVirtualTimerInterruptId, vcpu->index);
+}
+
+}  // namespace
+
+// Lamina's own interrupts (scheduler timer, signals from other CPUs, GIC
+// maintenance) and the running guest's virtual timer.
 bool handle_cpu_interrupts() {
     bool timer_fired = false;
     auto& gic = drivers::interrupt_controller();
     while (const auto interrupt = gic.acknowledge()) {
+        if (*interrupt == g_virtual_timer_interrupt) {
+            forward_virtual_timer(gic, *interrupt);
+            continue;
+        }
         if (*interrupt == g_scheduler_timer_interrupt) {
             stop_scheduler_timer();  // level-triggered: quiet it before EOI
             timer_fired = true;
+        } else if (*interrupt == g_maintenance_interrupt) {
+            // The list registers ran low: refill them before the guest resumes.
+            if (Vcpu* vcpu = this_cpu().current) vcpu->interrupts_changed.store(true, std::memory_order_release);
+            sysreg::ich_hcr_el2::write(sysreg::ich_hcr_el2::read() & ~std::uint64_t{2});
         } else if (*interrupt == static_cast<std::uint32_t>(drivers::CpuSignal::halt)) {
             gic.end_of_interrupt(*interrupt);
             halt_this_cpu();

@@ -10,8 +10,9 @@ namespace lamina::arch {
 void register_this_cpu(std::uint32_t index, std::uint64_t hardware_id);
 void mark_this_cpu_online();
 void configure_this_cpu_for_guests();
-void set_scheduler_timer_interrupt(std::uint32_t interrupt_id);
-[[nodiscard]] std::uint32_t scheduler_timer_interrupt();
+// The board's INTIDs for Lamina's timer, the guests' virtual timer and GIC maintenance.
+void set_private_interrupts(std::uint32_t scheduler_timer, std::uint32_t virtual_timer, std::uint32_t maintenance);
+void enable_private_interrupts_this_cpu();
 // Acknowledges and handles pending physical interrupts; true if the
 // scheduler timer fired.
 [[nodiscard]] bool handle_cpu_interrupts();

@@ -83,7 +83,8 @@ void init_interrupts_or_panic(const Platform& platform) {
     auto& gic = drivers::interrupt_controller();
     if (const Status status = gic.init_distributor(platform.gic_distributor, platform.gic_redistributors); !status)
         panic("GIC: {}", status.error().message);
-    set_scheduler_timer_interrupt(platform.timer_hyp_interrupt_id);
+    set_private_interrupts(platform.timer_hyp_interrupt_id, platform.timer_virtual_interrupt_id,
+                           platform.gic_maintenance_interrupt_id);
 }
 
 // Per-CPU setup shared by the boot CPU and the others.
@@ -92,7 +93,7 @@ void bring_up_this_cpu(std::uint32_t index, std::uint64_t hardware_id) {
     auto& gic = drivers::interrupt_controller();
     if (const Status status = gic.init_this_cpu(hardware_id); !status)
         panic("CPU {}: {}", index, status.error().message);
-    gic.enable_private_interrupt(scheduler_timer_interrupt());
+    enable_private_interrupts_this_cpu();
     configure_this_cpu_for_guests();
     mark_this_cpu_online();
 }

@@ -23,6 +23,10 @@ void signal_reschedule(std::uint32_t cpu_index);
 
 // Loads `vcpu` (its VM's translation, EL1 state, timer) on this CPU.
 void activate_vcpu(Vcpu& vcpu);
+// The physical INTID of the EL1 virtual timer, which guests' timers raise.
+[[nodiscard]] std::uint32_t virtual_timer_hardware_interrupt();
+// True if a virtual interrupt could be delivered to the loaded `vcpu` now.
+[[nodiscard]] bool interrupt_deliverable(Vcpu& vcpu);
 // Copies the live virtual timer of the loaded `vcpu` into its saved context.
 void refresh_virtual_timer(Vcpu& vcpu);
 // Saves the loaded vCPU's state so it can run on any CPU.

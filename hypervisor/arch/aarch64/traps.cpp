@@ -3,6 +3,8 @@
 #include "arch/aarch64/cpu.hpp"
 #include "arch/aarch64/guest_registers.hpp"
 #include "arch/aarch64/guest_smccc.hpp"
+#include "arch/aarch64/id_registers.hpp"
+#include "arch/aarch64/virtual_cpu_interface.hpp"
 #include "arch/aarch64/sysreg.hpp"
 #include "core/console.hpp"
 #include "core/per_cpu.hpp"
@@ -75,6 +77,7 @@ void handle_data_abort(Vcpu& vcpu, GuestRegisters& registers, std::uint64_t esr)
                   Hex{registers.pc}, Hex{esr});
         stop_vm_with_report(vcpu, report);
     }
+    if (region->reads_interrupt_state) virtual_cpu_interface::sync(vcpu);
     MmioAccess access{address - region->range.base, abort.access_size(), abort.is_write(),
                       abort.is_write() ? read_guest_register(registers, abort.register_index()) : 0};
     if (!region->device->access(access)) {
@@ -85,6 +88,46 @@ void handle_data_abort(Vcpu& vcpu, GuestRegisters& registers, std::uint64_t esr)
     }
     if (!abort.is_write() && abort.register_index() != 31)
         registers.x[abort.register_index()] = extend_loaded_value(access.value, abort);
+    registers.pc += 4;
+}
+
+// A trapped MSR/MRS (ESR_EL2.ISS for exception class 0x18).
+struct SystemRegisterAccess final {
+    std::uint32_t iss;
+    [[nodiscard]] bool is_read() const { return (iss & 1) != 0; }
+    [[nodiscard]] unsigned register_index() const { return (iss >> 5) & 31; }
+    [[nodiscard]] unsigned crm() const { return (iss >> 1) & 0xf; }
+    [[nodiscard]] unsigned crn() const { return (iss >> 10) & 0xf; }
+    [[nodiscard]] unsigned op1() const { return (iss >> 14) & 0x7; }
+    [[nodiscard]] unsigned op2() const { return (iss >> 17) & 0x7; }
+    [[nodiscard]] unsigned op0() const { return (iss >> 20) & 0x3; }
+    [[nodiscard]] bool is(unsigned o0, unsigned o1, unsigned n, unsigned m, unsigned o2) const {
+        return op0() == o0 && op1() == o1 && crn() == n && crm() == m && op2() == o2;
+    }
+};
+
+// ICC_SGI1R_EL1, ICC_ASGI1R_EL1 and ICC_SGI0R_EL1: S3_0_C12_C11_{5,6,7}.
+bool is_sgi_register(const SystemRegisterAccess& access) {
+    return access.op0() == 3 && access.op1() == 0 && access.crn() == 12 && access.crm() == 11 && access.op2() >= 5;
+}
+
+bool is_id_register(const SystemRegisterAccess& access) {
+    return access.op0() == 3 && access.op1() == 0 && access.crn() == 0 && access.crm() >= 1 && access.crm() <= 7;
+}
+
+void write_guest_register(GuestRegisters& registers, unsigned index, std::uint64_t value) {
+    if (index != 31) registers.x[index] = value;
+}
+
+void handle_system_register(Vcpu& vcpu, GuestRegisters& registers, std::uint64_t esr) {
+    const SystemRegisterAccess access{syndrome(esr)};
+    if (is_sgi_register(access) && !access.is_read()) {
+        vcpu.vm->gic.send_sgi(vcpu.index, read_guest_register(registers, access.register_index()));
+    } else if (is_id_register(access) && access.is_read()) {
+        write_guest_register(registers, access.register_index(), guest_id_register(access.crm(), access.op2()));
+    } else {
+        stop_for_unexpected_trap(vcpu, registers, esr);
+    }
     registers.pc += 4;
 }
 
@@ -125,10 +168,15 @@ extern "C" GuestRegisters* handle_guest_synchronous(GuestRegisters* registers) {
             handle_data_abort(vcpu, *registers, esr);
             break;
         case ExceptionClass::wfi_wfe: handle_wait(vcpu, *registers, esr); break;
+        case ExceptionClass::system_register:
+            vcpu.count_exit(ExitReason::system_register);
+            handle_system_register(vcpu, *registers, esr);
+            break;
         default:
             vcpu.count_exit(ExitReason::fault);
             stop_for_unexpected_trap(vcpu, *registers, esr);
     }
+    virtual_cpu_interface::refresh(vcpu);
     return registers;
 }
 
@@ -138,6 +186,7 @@ extern "C" GuestRegisters* handle_guest_irq(GuestRegisters* registers) {
     vcpu.count_exit(ExitReason::interrupt);
     const bool timer_fired = arch::handle_cpu_interrupts();
     scheduler::after_interrupts(vcpu, timer_fired);
+    arch::virtual_cpu_interface::refresh(vcpu);
     return registers;
 }
 

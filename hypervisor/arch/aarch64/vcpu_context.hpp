@@ -28,11 +28,20 @@ struct VirtualTimerRegisters final {
     std::uint64_t compare{0};  // CNTV_CVAL_EL0
 };
 
+// The virtual CPU interface's own state (the list registers are not kept
+// here: their contents go back to the VM's virtual GIC when the vCPU leaves).
+struct VirtualCpuInterfaceRegisters final {
+    std::uint64_t control{0};                  // ICH_VMCR_EL2: guest's PMR, BPR, group enables
+    std::uint64_t group0_active_priorities{0};  // ICH_AP0R0_EL2
+    std::uint64_t group1_active_priorities{0};  // ICH_AP1R0_EL2
+};
+
 struct VcpuContext final {
     GuestRegisters registers{};
     El1SystemRegisters el1{};
     FpSimdRegisters fp{};
     VirtualTimerRegisters timer{};
+    VirtualCpuInterfaceRegisters gic{};
     std::uint64_t virtual_mpidr{0};
 };
 

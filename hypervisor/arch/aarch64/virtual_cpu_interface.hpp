@@ -1,0 +1,26 @@
+// The GICv3 virtual CPU interface of the running vCPU: moving interrupts
+// between the VM's virtual GIC and this CPU's list registers (ICH_LR<n>_EL2).
+// The guest acknowledges and ends interrupts in hardware, without exits.
+#pragma once
+
+#include <cstdint>
+
+namespace lamina {
+class Vcpu;
+}
+
+namespace lamina::arch::virtual_cpu_interface {
+
+// Once per physical CPU.
+void init_this_cpu();
+// When the vCPU is loaded on / taken off this CPU.
+void load(Vcpu& vcpu);
+void put(Vcpu& vcpu);
+// Before returning to the guest: if its interrupts changed, returns list
+// register contents to the virtual GIC and refills them by priority.
+void refresh(Vcpu& vcpu);
+// Brings list register state back into the virtual GIC (before emulating a
+// GIC register access or deciding whether WFI should wait).
+void sync(Vcpu& vcpu);
+
+}  // namespace lamina::arch::virtual_cpu_interface
