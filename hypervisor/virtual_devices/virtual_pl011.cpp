@@ -97,7 +97,13 @@ bool VirtualPl011::write(const MmioAccess& access) {
         case line_control: line_control_ = value & 0xff; return true;
         case control: control_ = value & 0xff87; return true;
         case fifo_level_select: fifo_level_select_ = value & 0x3f; return true;
-        case interrupt_mask: interrupt_mask_ = value & 0x7ff; return true;
+        case interrupt_mask:
+            // A driver that stops asking for transmit interrupts has nothing
+            // more to send: show a partial line (a shell prompt) now.
+            if ((interrupt_mask_ & kRawTransmitInterrupt) != 0 && (value & kRawTransmitInterrupt) == 0)
+                output_.flush();
+            interrupt_mask_ = value & 0x7ff;
+            return true;
         case dma_control: dma_control_ = value & 0x7; return true;
         default: return true;  // status clears and reserved registers ignore writes
     }

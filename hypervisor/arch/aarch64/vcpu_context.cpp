@@ -14,6 +14,7 @@ namespace {
 constexpr std::uint64_t kSctlrEl1Reset = 0x30d0'0800;
 // CNTV_CTL_EL0 bits.
 constexpr std::uint64_t kTimerEnable = 1u << 0;
+constexpr std::uint64_t kTimerMask = 1u << 1;
 // MPIDR bit 31 is RES1; Aff0 numbers the vCPU.
 constexpr std::uint64_t kMpidrRes1 = 1u << 31;
 
@@ -96,12 +97,9 @@ void load_vcpu_context(const VcpuContext& context) {
     instruction_barrier();
 }
 
-bool virtual_timer_expired(const VirtualTimerRegisters& timer, std::uint64_t virtual_now) {
-    return (timer.control & kTimerEnable) != 0 && virtual_now >= timer.compare;
-}
-
 std::optional<std::uint64_t> virtual_timer_deadline(const VirtualTimerRegisters& timer) {
-    if ((timer.control & kTimerEnable) == 0) return std::nullopt;
+    // A masked timer asserts nothing: it is no reason to wake.
+    if ((timer.control & kTimerEnable) == 0 || (timer.control & kTimerMask) != 0) return std::nullopt;
     return timer.compare;
 }
 

@@ -52,9 +52,8 @@ void reset_vcpu_context(VcpuContext& context, std::uint64_t entry, std::uint64_t
 void save_vcpu_context(VcpuContext& context);
 void load_vcpu_context(const VcpuContext& context);
 
-// True when the vCPU's virtual timer condition is met at virtual count `now`.
-[[nodiscard]] bool virtual_timer_expired(const VirtualTimerRegisters& timer, std::uint64_t virtual_now);
-// The virtual count at which the timer condition will be met, if enabled.
+// The virtual count at which the timer will assert its interrupt, if it is
+// enabled and not masked.
 [[nodiscard]] std::optional<std::uint64_t> virtual_timer_deadline(const VirtualTimerRegisters& timer);
 
 }  // namespace lamina::arch
