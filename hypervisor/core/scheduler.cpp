@@ -4,6 +4,7 @@
 #include "core/per_cpu.hpp"
 #include "core/spinlock.hpp"
 #include "core/vm_manager.hpp"
+#include "core/guest_layout.hpp"
 
 namespace lamina::scheduler {
 namespace {
@@ -220,7 +221,12 @@ void run_this_cpu() {
 void wait_for_interrupt(Vcpu& vcpu) {
     // The saved timer is stale while the vCPU runs: look at the live one.
     arch::refresh_virtual_timer(vcpu);
-    if (timer_wake_deadline(vcpu) <= arch::counter_now()) return;
+    if (timer_wake_deadline(vcpu) <= arch::counter_now()) {
+        // The timer fired but its interrupt has not reached the GIC yet:
+        // deliver it now rather than let the guest spin on WFI.
+        vcpu.vm->gic.raise_edge(guest_layout::kVirtualTimerInterruptId, vcpu.index);
+        return;
+    }
     if (arch::interrupt_deliverable(vcpu)) return;
     leave(vcpu, Disposition::wait);
 }

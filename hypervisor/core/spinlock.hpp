@@ -1,25 +1,25 @@
-// A test-and-test-and-set spin lock and its scope guard. Architecture neutral:
+// A ticket spin lock (CPUs get the lock in the order they asked, so a busy
+// CPU cannot starve another) and its scope guard. Architecture neutral:
 // std::atomic compiles to the right exclusive/acquire-release sequence.
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 
 namespace lamina {
 
 class SpinLock final {
 public:
     void lock() {
-        for (;;) {
-            if (!locked_.exchange(true, std::memory_order_acquire)) return;
-            while (locked_.load(std::memory_order_relaxed)) {
-            }
+        const std::uint32_t ticket = next_ticket_.fetch_add(1, std::memory_order_relaxed);
+        while (now_serving_.load(std::memory_order_acquire) != ticket) {
         }
     }
-    [[nodiscard]] bool try_lock() { return !locked_.exchange(true, std::memory_order_acquire); }
-    void unlock() { locked_.store(false, std::memory_order_release); }
+    void unlock() { now_serving_.store(now_serving_.load(std::memory_order_relaxed) + 1, std::memory_order_release); }
 
 private:
-    std::atomic<bool> locked_{false};
+    std::atomic<std::uint32_t> next_ticket_{0};
+    std::atomic<std::uint32_t> now_serving_{0};
 };
 
 class [[nodiscard]] LockGuard final {

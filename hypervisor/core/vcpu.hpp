@@ -54,6 +54,7 @@ public:
     // refreshed before it next enters the guest.
     std::atomic<bool> interrupts_changed{false};
     std::uint16_t used_list_registers{0};  // while loaded: list registers it fills
+    bool list_registers_emptied{false};    // while loaded: synced out, refill before entry
 
     void count_exit(ExitReason reason) { ++statistics.exits[static_cast<std::size_t>(reason)]; }
 };

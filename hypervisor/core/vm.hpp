@@ -22,6 +22,7 @@ inline constexpr std::size_t kMaxMmioRegions = 8;
 
 enum class VmState : std::uint8_t {
     free,      // the slot holds no VM
+    creating,  // being built; not schedulable yet
     running,   // vCPUs may be scheduled
     stopping,  // waiting for its vCPUs to leave every CPU, then torn down
 };

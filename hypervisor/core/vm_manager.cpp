@@ -21,7 +21,9 @@ namespace {
 // them would put every device's vtable pointer (and so the whole array) in .data.
 alignas(Vm) std::array<std::byte, sizeof(Vm) * kMaxVms> g_vm_storage;
 std::span<Vm, kMaxVms> g_vms{reinterpret_cast<Vm*>(g_vm_storage.data()), kMaxVms};
-// Creation and teardown are serialised; they are rare and not on any fast path.
+// Guards slot states and names. Building and tearing down a VM (zeroing its
+// memory) happen outside it, so a CPU finishing a stop never waits for a
+// creation elsewhere.
 SpinLock g_lifecycle_lock;
 std::uint32_t g_next_vm_id = 1;
 alignas(8) std::array<std::byte, guest_layout::kMaxDeviceTreeSize> g_device_tree_buffer;
@@ -64,6 +66,7 @@ void release_resources(Vm& vm) {
     vm.address_space.destroy();
     release_memory(vm);
     vm.mmio_count = 0;
+    const LockGuard guard{g_lifecycle_lock};
     vm.vcpu_count = 0;
     vm.state = VmState::free;
 }
@@ -147,16 +150,28 @@ Status build(Vm& vm, const GuestBootLayout& layout) {
     return add_devices(vm);
 }
 
-Result<Vm*> create_locked(const VmImageSpec& spec) {
+// Claims a slot for `spec`, or says why not.
+Result<Vm*> claim_slot(const VmImageSpec& spec) {
+    const LockGuard guard{g_lifecycle_lock};
     if (const Status status = validate(spec); !status) return status.error();
-    const auto layout = plan_guest_boot(spec.kernel, spec.initrd.size(), spec.memory_bytes);
-    if (!layout) return layout.error();
     Vm* vm = free_slot();
     if (vm == nullptr) return Error{"no free VM slot"};
-
+    vm->state = VmState::creating;
     vm->spec = spec;
     vm->set_name(spec.name);
     vm->id = g_next_vm_id++;
+    return vm;
+}
+
+Result<Vm*> build_vm(const VmImageSpec& spec) {
+    auto claimed = claim_slot(spec);
+    if (!claimed) return claimed;
+    Vm* vm = *claimed;
+    const auto layout = plan_guest_boot(spec.kernel, spec.initrd.size(), spec.memory_bytes);
+    if (!layout) {
+        release_resources(*vm);
+        return layout.error();
+    }
     vm->ram = GuestPhysRange{guest_layout::kRamBase, spec.memory_bytes};
     vm->extent_count = 0;
     vm->mmio_count = 0;
@@ -168,6 +183,7 @@ Result<Vm*> create_locked(const VmImageSpec& spec) {
         release_resources(*vm);
         return status.error();
     }
+    const LockGuard guard{g_lifecycle_lock};
     vm->state = VmState::running;
     return vm;
 }
@@ -179,9 +195,8 @@ void init() {
 }
 
 Result<Vm*> create(const VmImageSpec& spec) {
-    const LockGuard guard{g_lifecycle_lock};
     const auto free_before = frame_allocator().free_frames();
-    auto vm = create_locked(spec);
+    auto vm = build_vm(spec);
     if (!vm) {
         log::error("vm {}: not created: {} (asked {} MiB, {} vCPUs; {} MiB free)", spec.name, vm.error().message,
                    spec.memory_bytes / MiB, spec.vcpu_count, free_before * kPageSize / MiB);
@@ -211,10 +226,7 @@ void finish_stop(Vm& vm) {
     vm.uart.flush();
     const VmImageSpec spec = vm.spec;
     const bool restart_it = vm.after_stop == AfterStop::restart;
-    {
-        const LockGuard guard{g_lifecycle_lock};
-        release_resources(vm);
-    }
+    release_resources(vm);
     log::info("vm {}: destroyed, memory returned ({} MiB free)", spec.name,
               frame_allocator().free_frames() * kPageSize / MiB);
     if (restart_it) {

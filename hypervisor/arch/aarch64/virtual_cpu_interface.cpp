@@ -110,6 +110,7 @@ void load(Vcpu& vcpu) {
     VirtualGic& gic = vcpu.vm->gic;
     const LockGuard guard{gic.lock()};
     vcpu.interrupts_changed.store(false, std::memory_order_relaxed);
+    vcpu.list_registers_emptied = false;
     fill(vcpu, gic);
 }
 
@@ -130,8 +131,9 @@ void put(Vcpu& vcpu) {
 }
 
 void refresh(Vcpu& vcpu) {
-    if (!vcpu.interrupts_changed.load(std::memory_order_relaxed)) return;
-    if (!vcpu.interrupts_changed.exchange(false, std::memory_order_acquire)) return;
+    if (!vcpu.list_registers_emptied && !vcpu.interrupts_changed.load(std::memory_order_relaxed)) return;
+    vcpu.list_registers_emptied = false;
+    vcpu.interrupts_changed.store(false, std::memory_order_relaxed);
     VirtualGic& gic = vcpu.vm->gic;
     const LockGuard guard{gic.lock()};
     evict_all(vcpu, gic);
@@ -145,7 +147,7 @@ void sync(Vcpu& vcpu) {
         evict_all(vcpu, gic);
     }
     // Refill on the way back into the guest.
-    vcpu.interrupts_changed.store(true, std::memory_order_release);
+    vcpu.list_registers_emptied = true;
 }
 
 }  // namespace lamina::arch::virtual_cpu_interface
