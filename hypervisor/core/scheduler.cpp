@@ -1,6 +1,7 @@
 #include "core/scheduler.hpp"
 
 #include "core/console.hpp"
+#include "core/fair_share.hpp"
 #include "core/per_cpu.hpp"
 #include "core/spinlock.hpp"
 #include "core/vm_manager.hpp"
@@ -8,45 +9,6 @@
 
 namespace lamina::scheduler {
 namespace {
-
-// FIFO of runnable vCPUs linked through Vcpu::next_runnable.
-class RunQueue final {
-public:
-    void push(Vcpu& vcpu) {
-        vcpu.next_runnable = nullptr;
-        if (tail_ != nullptr) {
-            tail_->next_runnable = &vcpu;
-        } else {
-            head_ = &vcpu;
-        }
-        tail_ = &vcpu;
-    }
-    Vcpu* pop() {
-        Vcpu* vcpu = head_;
-        if (vcpu == nullptr) return nullptr;
-        head_ = vcpu->next_runnable;
-        if (head_ == nullptr) tail_ = nullptr;
-        vcpu->next_runnable = nullptr;
-        return vcpu;
-    }
-    void remove(Vcpu& vcpu) {
-        Vcpu** link = &head_;
-        Vcpu* previous = nullptr;
-        while (*link != nullptr && *link != &vcpu) {
-            previous = *link;
-            link = &(*link)->next_runnable;
-        }
-        if (*link == nullptr) return;
-        *link = vcpu.next_runnable;
-        if (tail_ == &vcpu) tail_ = previous;
-        vcpu.next_runnable = nullptr;
-    }
-    [[nodiscard]] bool empty() const { return head_ == nullptr; }
-
-private:
-    Vcpu* head_{nullptr};
-    Vcpu* tail_{nullptr};
-};
 
 // vCPUs waiting in WFI with a deadline; fixed capacity, no allocation.
 class WaitList final {
@@ -76,25 +38,33 @@ private:
 };
 
 SpinLock g_lock;
-RunQueue g_run_queue;
+FairShareQueue g_run_queue;
 WaitList g_waiting;
 std::uint64_t g_timeslice = 0;
+// Caps are enforced over periods of this many time slices.
+constexpr std::uint64_t kSlicesPerCapPeriod = 10;
+
+Vcpu& owner_of(SchedulingEntity& entity) { return *static_cast<Vcpu*>(entity.owner); }
 std::array<bool, kMaxCpus> g_cpu_idle{};
 
 void account(Vcpu& vcpu, VcpuRunState next, std::uint64_t now) {
     VcpuStatistics& statistics = vcpu.statistics;
     const std::uint64_t elapsed = now - statistics.state_since;
-    if (vcpu.run_state == VcpuRunState::running) statistics.run_ticks += elapsed;
+    if (vcpu.run_state == VcpuRunState::running) {
+        statistics.run_ticks += elapsed;
+        g_run_queue.charge(vcpu.scheduling, elapsed, now);
+    }
     if (vcpu.run_state == VcpuRunState::runnable) statistics.runnable_ticks += elapsed;
     statistics.state_since = now;
     vcpu.run_state = next;
 }
 
-// Wakes a CPU with nothing to do, so a newly runnable vCPU starts promptly.
-void kick_an_idle_cpu() {
+// Wakes a CPU with nothing to do that may run `vcpu`, so it starts promptly.
+void kick_an_idle_cpu(const Vcpu& vcpu) {
     const std::uint32_t self = this_cpu().index;
     for (std::uint32_t cpu = 0; cpu < online_cpu_count(); ++cpu) {
-        if (cpu != self && g_cpu_idle[cpu]) {
+        const bool allowed = ((vcpu.scheduling.allowed_cpus >> cpu) & 1) != 0;
+        if (cpu != self && allowed && g_cpu_idle[cpu]) {
             g_cpu_idle[cpu] = false;
             arch::signal_reschedule(cpu);
             return;
@@ -107,8 +77,8 @@ void make_runnable(Vcpu& vcpu, std::uint64_t now) {
     g_waiting.remove(vcpu);
     vcpu.wake_deadline = kNever;
     account(vcpu, VcpuRunState::runnable, now);
-    g_run_queue.push(vcpu);
-    kick_an_idle_cpu();
+    g_run_queue.enqueue(vcpu.scheduling, g_timeslice);
+    kick_an_idle_cpu(vcpu);
 }
 
 // Caller holds the lock.
@@ -133,9 +103,15 @@ std::uint64_t timer_wake_deadline(const Vcpu& vcpu) {
     return deadline < *compare ? kNever : deadline;  // overflow: never
 }
 
-void arm_timer(std::uint64_t now, bool running_a_vcpu) {
-    std::uint64_t deadline = earliest_wake_deadline();
-    if (running_a_vcpu) deadline = std::min(deadline, now + g_timeslice);
+// The next moment this CPU must look again: the end of the running vCPU's
+// slice or cap budget, a waiting vCPU's deadline, a throttled VM's refill.
+void arm_timer(std::uint64_t now, Vcpu* running) {
+    std::uint64_t deadline = std::min(earliest_wake_deadline(), g_run_queue.next_cap_refill(now));
+    if (running != nullptr) {
+        deadline = std::min(deadline, now + g_timeslice);
+        const std::uint64_t budget = g_run_queue.budget_left(running->scheduling, now);
+        if (budget != kNoEvent) deadline = std::min(deadline, now + std::max<std::uint64_t>(budget, 1));
+    }
     if (deadline == kNever) {
         arch::stop_scheduler_timer();
     } else {
@@ -189,21 +165,27 @@ bool take_off_cpu(Vcpu& vcpu, Disposition disposition) {
 Vcpu* pick_next(PerCpu& cpu, std::uint64_t now) {
     const LockGuard guard{g_lock};
     wake_expired(now);
-    Vcpu* next = g_run_queue.pop();
-    if (next != nullptr) {
+    SchedulingEntity* entity = g_run_queue.pick(cpu.index, now);
+    Vcpu* next = nullptr;
+    if (entity != nullptr) {
+        g_run_queue.dequeue(*entity);
+        next = &owner_of(*entity);
         account(*next, VcpuRunState::running, now);
         next->cpu = cpu.index;
         if (next->power == VcpuPower::on_pending) next->power = VcpuPower::on;
         ++next->vm->vcpus_on_cpus;
     }
     g_cpu_idle[cpu.index] = next == nullptr;
-    arm_timer(now, next != nullptr);
+    arm_timer(now, next);
     return next;
 }
 
 }  // namespace
 
-void init(std::uint64_t timeslice_ticks) { g_timeslice = timeslice_ticks; }
+void init(std::uint64_t timeslice_ticks) {
+    g_timeslice = timeslice_ticks;
+    g_run_queue.set_cap_period(timeslice_ticks * kSlicesPerCapPeriod);
+}
 
 void run_this_cpu() {
     PerCpu& cpu = this_cpu();
@@ -234,7 +216,7 @@ void wait_for_interrupt(Vcpu& vcpu) {
 void yield(Vcpu& vcpu) {
     {
         const LockGuard guard{g_lock};
-        if (g_run_queue.empty()) return;
+        if (g_run_queue.pick(this_cpu().index, arch::counter_now()) == nullptr) return;
     }
     leave(vcpu, Disposition::requeue);
 }
@@ -250,11 +232,12 @@ void after_interrupts(Vcpu& vcpu, bool timer_fired) {
         if (vcpu.vm->state == VmState::stopping) {
             preempt = true;
         } else if (timer_fired) {
-            // The slice ended or a waiting vCPU's deadline passed: round robin.
+            // A slice or cap budget ended, or a waiting vCPU's deadline passed.
             const std::uint64_t now = arch::counter_now();
+            account(vcpu, VcpuRunState::running, now);
             wake_expired(now);
-            preempt = !g_run_queue.empty();
-            if (!preempt) arm_timer(now, true);
+            preempt = g_run_queue.should_preempt(vcpu.scheduling, this_cpu().index, now);
+            if (!preempt) arm_timer(now, &vcpu);
         }
     }
     if (preempt) leave(vcpu, Disposition::requeue);
@@ -302,7 +285,7 @@ void stop_vm(Vm& vm, AfterStop after_stop) {
                 if (vcpu.cpu && *vcpu.cpu != self) arch::signal_reschedule(*vcpu.cpu);
                 continue;
             }
-            g_run_queue.remove(vcpu);
+            g_run_queue.remove(vcpu.scheduling);
             g_waiting.remove(vcpu);
             account(vcpu, VcpuRunState::stopped, now);
         }

@@ -8,6 +8,7 @@ set(LAMINA_CORE_SOURCES
     ${LAMINA_CORE_DIR}/platform.cpp
     ${LAMINA_CORE_DIR}/bundle.cpp
     ${LAMINA_CORE_DIR}/frame_allocator.cpp
+    ${LAMINA_CORE_DIR}/fair_share.cpp
     ${LAMINA_CORE_DIR}/guest_boot.cpp
     ${LAMINA_CORE_DIR}/guest_device_tree.cpp
     ${LAMINA_CORE_DIR}/boot_options.cpp

@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "arch/arch.hpp"
+#include "core/fair_share.hpp"
 
 namespace lamina {
 
@@ -48,7 +49,7 @@ public:
     VcpuRunState run_state{VcpuRunState::stopped};
     std::uint64_t wake_deadline{0};       // physical counter ticks; meaningful while waiting
     std::optional<std::uint32_t> cpu{};   // the physical CPU running it
-    Vcpu* next_runnable{nullptr};         // run-queue link
+    SchedulingEntity scheduling{};        // its place in the scheduler's queue
     VcpuStatistics statistics{};
     // Set when its virtual interrupts changed; the list registers are
     // refreshed before it next enters the guest.

@@ -64,7 +64,11 @@ void Vcpu::reset(Vm& owner, std::uint32_t vcpu_index) {
     run_state = VcpuRunState::stopped;
     wake_deadline = 0;
     cpu.reset();
-    next_runnable = nullptr;
+    scheduling = SchedulingEntity{};
+    scheduling.owner = this;
+    scheduling.group = &owner.share_group;
+    scheduling.weight = owner.spec.weight == 0 ? kDefaultWeight : owner.spec.weight;
+    scheduling.allowed_cpus = owner.spec.pinned_cpu_mask == 0 ? ~std::uint64_t{0} : owner.spec.pinned_cpu_mask;
     statistics = VcpuStatistics{};
     interrupts_changed.store(false, std::memory_order_relaxed);
     used_list_registers = 0;

@@ -78,6 +78,7 @@ public:
     std::size_t extent_count{0};
     arch::GuestAddressSpace address_space{};
     std::uint64_t counter_offset{0};  // guest virtual count = physical count - offset
+    ShareGroup share_group{};         // its vCPUs' common CPU cap
     std::array<Vcpu, kMaxVcpusPerVm> vcpus{};
     std::uint32_t vcpu_count{0};
     std::uint32_t vcpus_on_cpus{0};   // vCPUs currently loaded on a physical CPU

@@ -118,6 +118,7 @@ Status load_images(Vm& vm, const GuestBootLayout& layout) {
 
 void init_vcpus(Vm& vm) {
     vm.vcpu_count = vm.spec.vcpu_count;
+    vm.share_group = ShareGroup{vm.spec.cap_percent, arch::counter_now(), 0};
     for (std::uint32_t index = 0; index < vm.vcpu_count; ++index) vm.vcpus[index].reset(vm, index);
 }
 
