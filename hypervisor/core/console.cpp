@@ -70,6 +70,19 @@ void GuestLineBuffer::set_owner(std::string_view vm_name) {
 }
 
 void GuestLineBuffer::put(char c) {
+    constexpr char kEscape = 0x1b;
+    if (escape_ == Escape::started) {
+        escape_ = c == '[' ? Escape::in_sequence : Escape::none;
+        return;
+    }
+    if (escape_ == Escape::in_sequence) {
+        if (c >= 0x40 && c <= 0x7e) escape_ = Escape::none;  // the final byte of a CSI sequence
+        return;
+    }
+    if (c == kEscape) {
+        escape_ = Escape::started;
+        return;
+    }
     if (c == '\n') {
         flush();
         return;

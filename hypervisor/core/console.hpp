@@ -3,6 +3,7 @@
 // lock, so lines from different CPUs and VMs never interleave.
 #pragma once
 
+#include <cstdint>
 #include <string_view>
 
 #include "core/format.hpp"
@@ -68,6 +69,9 @@ private:
     std::size_t prefix_length_{0};
     char line_[kLineCapacity]{};
     std::size_t length_{0};
+    // Terminal escape sequences from a guest (cursor queries, colours) are
+    // dropped: they must not drive the physical terminal.
+    enum class Escape : std::uint8_t { none, started, in_sequence } escape_{Escape::none};
 };
 
 }  // namespace lamina

@@ -244,3 +244,9 @@ std::size_t running_vm_count() {
 }
 
 }  // namespace lamina::vm_manager
+
+namespace lamina::vm_manager {
+
+std::span<Vm> slots() { return g_vms; }
+
+}  // namespace lamina::vm_manager

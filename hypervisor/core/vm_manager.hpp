@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 
 #include "core/bundle.hpp"
 #include "core/result.hpp"
@@ -28,5 +29,7 @@ void restart(Vm& vm, std::string_view reason);
 void finish_stop(Vm& vm);
 
 [[nodiscard]] std::size_t running_vm_count();
+// Every VM slot (check each one's state), for the console and management.
+[[nodiscard]] std::span<Vm> slots();
 
 }  // namespace lamina::vm_manager

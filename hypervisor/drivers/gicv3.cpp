@@ -14,7 +14,9 @@ constexpr std::uint64_t kGicdCtlr = 0x0000;
 constexpr std::uint64_t kGicdTyper = 0x0004;
 constexpr std::uint64_t kGicdIgroupr = 0x0080;
 constexpr std::uint64_t kGicdIcenabler = 0x0180;
+constexpr std::uint64_t kGicdIsenabler = 0x0100;
 constexpr std::uint64_t kGicdIpriorityr = 0x0400;
+constexpr std::uint64_t kGicdIrouter = 0x6000;
 constexpr std::uint32_t kGicdCtlrRwp = 1u << 31;
 constexpr std::uint32_t kGicdCtlrEnableGroup1 = 1u << 1;
 constexpr std::uint32_t kGicdCtlrAffinityRouting = 1u << 4;
@@ -118,6 +120,13 @@ HostPhysAddr GicV3::this_cpu_redistributor() const { return cpu_redistributor_[t
 void GicV3::enable_private_interrupt(std::uint32_t interrupt_id) {
     if (interrupt_id >= 32) return;
     mmio_write32(this_cpu_redistributor() + kGicrIsenabler0, 1u << interrupt_id);
+}
+
+void GicV3::enable_shared_interrupt(std::uint32_t interrupt_id, std::uint64_t target_mpidr) {
+    if (interrupt_id < 32) return;
+    mmio_write64(distributor_.base + kGicdIrouter + 8 * interrupt_id, target_mpidr & 0xff'00ff'ffffull);
+    mmio_write32(distributor_.base + kGicdIsenabler + 4 * (interrupt_id / 32), 1u << (interrupt_id % 32));
+    wait_for_distributor_writes();
 }
 
 bool GicV3::is_private_active(std::uint32_t interrupt_id) const {

@@ -26,6 +26,8 @@ public:
     [[nodiscard]] Status init_this_cpu(std::uint64_t mpidr);
 
     void enable_private_interrupt(std::uint32_t interrupt_id);
+    // Routes a shared peripheral interrupt to one CPU and enables it.
+    void enable_shared_interrupt(std::uint32_t interrupt_id, std::uint64_t target_mpidr);
     // Returns the highest-priority pending interrupt (acknowledging it), if any.
     [[nodiscard]] std::optional<std::uint32_t> acknowledge();
     // EOImode 1: ending an interrupt is two steps, so that one a guest

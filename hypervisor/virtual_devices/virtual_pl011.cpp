@@ -25,6 +25,7 @@ enum Register : std::uint64_t {
 constexpr std::uint32_t kFlagReceiveFifoEmpty = 1u << 4;
 constexpr std::uint32_t kFlagTransmitFifoEmpty = 1u << 7;
 constexpr std::uint32_t kRawTransmitInterrupt = 1u << 5;
+constexpr std::uint32_t kRawReceiveInterrupts = (1u << 4) | (1u << 6);  // RX level and RX timeout
 
 // PrimeCell peripheral and cell IDs at 0xfe0..0xffc: a PL011 revision 3.
 constexpr std::array<std::uint8_t, 8> kIdentification{0x11, 0x10, 0x34, 0x00, 0x0d, 0xf0, 0x05, 0xb1};
@@ -38,6 +39,8 @@ void VirtualPl011::reset(std::string_view vm_name) {
     line_control_ = 0;
     control_ = 0x300;  // TXE and RXE set, as after reset
     interrupt_mask_ = 0;
+    receive_head_ = 0;
+    receive_count_ = 0;
     fifo_level_select_ = 0x12;
     dma_control_ = 0;
 }
@@ -48,8 +51,19 @@ void VirtualPl011::connect_interrupt(VirtualGic& gic, std::uint32_t interrupt_id
 }
 
 // Output is consumed at once, so the transmit interrupt (FIFO below its
-// level) is always raised; there is no input yet.
-std::uint32_t VirtualPl011::pending_interrupts() const { return kRawTransmitInterrupt; }
+// level) is always raised; receive interrupts while input waits.
+std::uint32_t VirtualPl011::pending_interrupts() const {
+    return kRawTransmitInterrupt | (receive_count_ != 0 ? kRawReceiveInterrupts : 0);
+}
+
+bool VirtualPl011::receive(char c) {
+    const LockGuard guard{lock_};
+    if (receive_count_ == receive_fifo_.size()) return false;
+    receive_fifo_[(receive_head_ + receive_count_) % receive_fifo_.size()] = c;
+    ++receive_count_;
+    update_interrupt_line();
+    return true;
+}
 
 void VirtualPl011::update_interrupt_line() {
     if (gic_ != nullptr) gic_->set_level(interrupt_id_, (pending_interrupts() & interrupt_mask_) != 0);
@@ -59,7 +73,11 @@ bool VirtualPl011::access(MmioAccess& access) {
     // Registers are 32 bits wide; byte writes to the data register are common.
     if (access.size > 4 || (access.offset & 3) != 0) return false;
     const LockGuard guard{lock_};
-    if (!access.is_write) return read(access);
+    if (!access.is_write) {
+        const bool handled = read(access);
+        if (access.offset == data) update_interrupt_line();
+        return handled;
+    }
     const bool handled = write(access);
     if (access.offset == interrupt_mask) update_interrupt_line();
     return handled;
@@ -72,9 +90,18 @@ bool VirtualPl011::read(MmioAccess& access) {
         return true;
     }
     switch (offset) {
-        case data: access.value = 0; return true;
+        case data:
+            access.value = 0;
+            if (receive_count_ != 0) {
+                access.value = static_cast<std::uint8_t>(receive_fifo_[receive_head_]);
+                receive_head_ = (receive_head_ + 1) % receive_fifo_.size();
+                --receive_count_;
+            }
+            return true;
         case receive_status: access.value = 0; return true;
-        case flags: access.value = kFlagReceiveFifoEmpty | kFlagTransmitFifoEmpty; return true;
+        case flags:
+            access.value = kFlagTransmitFifoEmpty | (receive_count_ == 0 ? kFlagReceiveFifoEmpty : 0);
+            return true;
         case integer_baud: access.value = integer_baud_; return true;
         case fractional_baud: access.value = fractional_baud_; return true;
         case line_control: access.value = line_control_; return true;

@@ -1,8 +1,9 @@
 // The PL011 UART each VM sees. Output goes to Lamina's console line by line,
-// prefixed with the VM's name. There is no input yet: reads find the receive
-// FIFO empty.
+// prefixed with the VM's name; input comes from Lamina's console when this
+// VM has the console's focus.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string_view>
 
@@ -23,6 +24,8 @@ public:
     [[nodiscard]] bool access(MmioAccess& access) override;
     // Prints any partial line (the VM is going away).
     void flush();
+    // A character typed for this VM; false if its receive FIFO is full.
+    bool receive(char c);
 
 private:
     [[nodiscard]] bool read(MmioAccess& access);
@@ -32,7 +35,12 @@ private:
 
     VirtualGic* gic_{nullptr};
     std::uint32_t interrupt_id_{0};
+    static constexpr std::size_t kReceiveFifoSize = 32;
+
     GuestLineBuffer output_{};
+    std::array<char, kReceiveFifoSize> receive_fifo_{};
+    std::size_t receive_head_{0};
+    std::size_t receive_count_{0};
     SpinLock lock_{};  // several vCPUs of one VM may print at once
     std::uint32_t integer_baud_{0};
     std::uint32_t fractional_baud_{0};

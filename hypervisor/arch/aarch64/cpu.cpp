@@ -8,7 +8,9 @@
 #include "arch/aarch64/sysreg.hpp"
 #include "arch/aarch64/virtual_cpu_interface.hpp"
 #include "core/per_cpu.hpp"
+#include "core/console_input.hpp"
 #include "core/guest_layout.hpp"
+#include "drivers/pl011.hpp"
 #include "core/vm.hpp"
 #include "drivers/gicv3.hpp"
 
@@ -61,6 +63,8 @@ constexpr std::uint64_t kTimerEnable = 1u << 0;
 std::uint32_t g_scheduler_timer_interrupt = 26;
 std::uint32_t g_virtual_timer_interrupt = 27;
 std::uint32_t g_maintenance_interrupt = 25;
+std::uint32_t g_console_interrupt = 0;
+drivers::Pl011* g_console_uart = nullptr;
 
 }  // namespace
 
@@ -90,6 +94,13 @@ void enable_private_interrupts_this_cpu() {
 }
 
 std::uint32_t virtual_timer_hardware_interrupt() { return g_virtual_timer_interrupt; }
+
+void take_console_input(drivers::Pl011& uart, std::uint32_t interrupt_id) {
+    g_console_uart = &uart;
+    g_console_interrupt = interrupt_id;
+    uart.enable_receive_interrupt();
+    drivers::interrupt_controller().enable_shared_interrupt(interrupt_id, this_cpu().hardware_id);
+}
 
 bool interrupt_deliverable(Vcpu& vcpu) {
     virtual_cpu_interface::sync(vcpu);
@@ -191,6 +202,8 @@ bool handle_cpu_interrupts() {
             // The list registers ran low: refill them before the guest resumes.
             if (Vcpu* vcpu = this_cpu().current) vcpu->interrupts_changed.store(true, std::memory_order_release);
             sysreg::ich_hcr_el2::write(sysreg::ich_hcr_el2::read() & ~std::uint64_t{2});
+        } else if (*interrupt == g_console_interrupt && g_console_uart != nullptr) {
+            while (const auto c = g_console_uart->receive()) console_input::receive(*c);
         } else if (*interrupt == static_cast<std::uint32_t>(drivers::CpuSignal::halt)) {
             gic.end_of_interrupt(*interrupt);
             halt_this_cpu();

@@ -5,6 +5,10 @@
 
 #include "arch/aarch64/platform_cpu.hpp"
 
+namespace lamina::drivers {
+class Pl011;
+}
+
 namespace lamina::arch {
 
 void register_this_cpu(std::uint32_t index, std::uint64_t hardware_id);
@@ -17,5 +21,7 @@ void enable_private_interrupts_this_cpu();
 // scheduler timer fired.
 [[nodiscard]] bool handle_cpu_interrupts();
 void power_off_when_idle(bool enabled);
+// Lamina's console UART raises `interrupt_id` on input (routed to this CPU).
+void take_console_input(drivers::Pl011& uart, std::uint32_t interrupt_id);
 
 }  // namespace lamina::arch

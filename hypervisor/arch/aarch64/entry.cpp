@@ -10,6 +10,7 @@
 #include "core/boot_vms.hpp"
 #include "core/bytes.hpp"
 #include "core/console.hpp"
+#include "core/console_input.hpp"
 #include "core/fdt.hpp"
 #include "core/memory.hpp"
 #include "core/panic.hpp"
@@ -150,6 +151,8 @@ void lamina_primary_main(std::uintptr_t device_tree, std::uintptr_t load_address
     log::info("{} of {} CPUs online", online_cpu_count(), g_platform.cpu_count);
     const std::size_t started = start_boot_vms(g_platform.initrd);
     log::info("{} VMs started", started);
+    take_console_input(g_console, g_platform.uart_interrupt_id);
+    console_input::announce();
     scheduler::run_this_cpu();
 }
 
