@@ -95,12 +95,17 @@ std::uint64_t earliest_wake_deadline() {
     return earliest;
 }
 
-// The physical counter value at which the vCPU's virtual timer condition holds.
-std::uint64_t timer_wake_deadline(const Vcpu& vcpu) {
+// The physical count at which the vCPU's virtual timer fires.
+std::uint64_t virtual_timer_wake_deadline(const Vcpu& vcpu) {
     const auto compare = arch::virtual_timer_deadline(vcpu.context.timer);
     if (!compare) return kNever;
     const std::uint64_t deadline = *compare + vcpu.vm->counter_offset;
     return deadline < *compare ? kNever : deadline;  // overflow: never
+}
+
+// The physical count at which one of the vCPU's timers fires.
+std::uint64_t timer_wake_deadline(const Vcpu& vcpu) {
+    return std::min(virtual_timer_wake_deadline(vcpu), arch::emulated_timer_deadline(vcpu));
 }
 
 // The next moment this CPU must look again: the end of the running vCPU's
@@ -108,7 +113,7 @@ std::uint64_t timer_wake_deadline(const Vcpu& vcpu) {
 void arm_timer(std::uint64_t now, Vcpu* running) {
     std::uint64_t deadline = std::min(earliest_wake_deadline(), g_run_queue.next_cap_refill(now));
     if (running != nullptr) {
-        deadline = std::min(deadline, now + g_timeslice);
+        deadline = std::min({deadline, now + g_timeslice, arch::emulated_timer_deadline(*running)});
         const std::uint64_t budget = g_run_queue.budget_left(running->scheduling, now);
         if (budget != kNoEvent) deadline = std::min(deadline, now + std::max<std::uint64_t>(budget, 1));
     }
@@ -203,10 +208,15 @@ void run_this_cpu() {
 void wait_for_interrupt(Vcpu& vcpu) {
     // The saved timer is stale while the vCPU runs: look at the live one.
     arch::refresh_virtual_timer(vcpu);
-    if (timer_wake_deadline(vcpu) <= arch::counter_now()) {
+    const std::uint64_t now = arch::counter_now();
+    if (virtual_timer_wake_deadline(vcpu) <= now) {
         // The timer fired but its interrupt has not reached the GIC yet:
         // deliver it now rather than let the guest spin on WFI.
         vcpu.vm->gic.raise_edge(guest_layout::kVirtualTimerInterruptId, vcpu.index);
+        return;
+    }
+    if (arch::emulated_timer_deadline(vcpu) <= now) {
+        arch::update_emulated_timers(vcpu);
         return;
     }
     if (arch::interrupt_deliverable(vcpu)) return;
@@ -226,6 +236,8 @@ void power_off(Vcpu& vcpu) { leave(vcpu, Disposition::power_off); }
 void leave_stopped(Vcpu& vcpu) { leave(vcpu, Disposition::stopped); }
 
 void after_interrupts(Vcpu& vcpu, bool timer_fired) {
+    // Before the scheduler lock: raising an interrupt may kick other vCPUs.
+    if (timer_fired) arch::update_emulated_timers(vcpu);
     bool preempt = false;
     {
         const LockGuard guard{g_lock};

@@ -14,7 +14,7 @@ wanted=0
 loaded=0
 for module in $(cat "$dir/modules.list"); do
     wanted=$((wanted + 1))
-    modprobe "$module" || echo "lamina-test: FAIL modprobe $module"
+    modprobe "$module" || { echo "lamina-test: FAIL modprobe $module"; verdict=FAIL; }
     if grep -q "^$module " /proc/modules; then
         loaded=$((loaded + 1))
     else

@@ -5,6 +5,7 @@
 #include "arch/aarch64/cache.hpp"
 #include "arch/aarch64/cpu.hpp"
 #include "arch/aarch64/firmware.hpp"
+#include "arch/aarch64/physical_timer.hpp"
 #include "arch/aarch64/sysreg.hpp"
 #include "arch/aarch64/virtual_cpu_interface.hpp"
 #include "core/per_cpu.hpp"
@@ -95,6 +96,12 @@ void enable_private_interrupts_this_cpu() {
 
 std::uint32_t virtual_timer_hardware_interrupt() { return g_virtual_timer_interrupt; }
 
+std::uint64_t emulated_timer_deadline(const Vcpu& vcpu) {
+    return physical_timer_deadline(vcpu).value_or(~std::uint64_t{0});
+}
+
+void update_emulated_timers(Vcpu& vcpu) { update_physical_timer(vcpu); }
+
 void take_console_input(drivers::Pl011& uart, std::uint32_t interrupt_id) {
     g_console_uart = &uart;
     g_console_interrupt = interrupt_id;
@@ -148,6 +155,7 @@ void activate_vcpu(Vcpu& vcpu) {
     sysreg::vttbr_el2::write(vm.address_space.translation_base());
     sysreg::cntvoff_el2::write(vm.counter_offset);
     load_vcpu_context(vcpu.context);
+    update_physical_timer(vcpu);  // it may have fired while the vCPU was away
     virtual_cpu_interface::load(vcpu);
     this_cpu().trap_registers = &vcpu.context.registers;
 }

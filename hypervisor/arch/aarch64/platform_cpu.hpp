@@ -25,6 +25,10 @@ void signal_reschedule(std::uint32_t cpu_index);
 void activate_vcpu(Vcpu& vcpu);
 // The physical INTID of the EL1 virtual timer, which guests' timers raise.
 [[nodiscard]] std::uint32_t virtual_timer_hardware_interrupt();
+// Timers Lamina emulates for the vCPU: when the next one fires (physical
+// count), and bringing their interrupt lines up to date.
+[[nodiscard]] std::uint64_t emulated_timer_deadline(const Vcpu& vcpu);
+void update_emulated_timers(Vcpu& vcpu);
 // True if a virtual interrupt could be delivered to the loaded `vcpu` now.
 [[nodiscard]] bool interrupt_deliverable(Vcpu& vcpu);
 // Copies the live virtual timer of the loaded `vcpu` into its saved context.

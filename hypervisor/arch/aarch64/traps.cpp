@@ -4,6 +4,8 @@
 #include "arch/aarch64/guest_registers.hpp"
 #include "arch/aarch64/guest_smccc.hpp"
 #include "arch/aarch64/id_registers.hpp"
+#include "arch/aarch64/physical_timer.hpp"
+#include "arch/aarch64/system_register_access.hpp"
 #include "arch/aarch64/virtual_cpu_interface.hpp"
 #include "arch/aarch64/sysreg.hpp"
 #include "core/console.hpp"
@@ -91,21 +93,6 @@ void handle_data_abort(Vcpu& vcpu, GuestRegisters& registers, std::uint64_t esr)
     registers.pc += 4;
 }
 
-// A trapped MSR/MRS (ESR_EL2.ISS for exception class 0x18).
-struct SystemRegisterAccess final {
-    std::uint32_t iss;
-    [[nodiscard]] bool is_read() const { return (iss & 1) != 0; }
-    [[nodiscard]] unsigned register_index() const { return (iss >> 5) & 31; }
-    [[nodiscard]] unsigned crm() const { return (iss >> 1) & 0xf; }
-    [[nodiscard]] unsigned crn() const { return (iss >> 10) & 0xf; }
-    [[nodiscard]] unsigned op1() const { return (iss >> 14) & 0x7; }
-    [[nodiscard]] unsigned op2() const { return (iss >> 17) & 0x7; }
-    [[nodiscard]] unsigned op0() const { return (iss >> 20) & 0x3; }
-    [[nodiscard]] bool is(unsigned o0, unsigned o1, unsigned n, unsigned m, unsigned o2) const {
-        return op0() == o0 && op1() == o1 && crn() == n && crm() == m && op2() == o2;
-    }
-};
-
 // ICC_SGI1R_EL1, ICC_ASGI1R_EL1 and ICC_SGI0R_EL1: S3_0_C12_C11_{5,6,7}.
 bool is_sgi_register(const SystemRegisterAccess& access) {
     return access.op0() == 3 && access.op1() == 0 && access.crn() == 12 && access.crm() == 11 && access.op2() >= 5;
@@ -125,6 +112,10 @@ void handle_system_register(Vcpu& vcpu, GuestRegisters& registers, std::uint64_t
         vcpu.vm->gic.send_sgi(vcpu.index, read_guest_register(registers, access.register_index()));
     } else if (is_id_register(access) && access.is_read()) {
         write_guest_register(registers, access.register_index(), guest_id_register(access.crm(), access.op2()));
+    } else if (is_physical_timer_register(access)) {
+        std::uint64_t value = access.is_read() ? 0 : read_guest_register(registers, access.register_index());
+        access_physical_timer(vcpu, access, value);
+        if (access.is_read()) write_guest_register(registers, access.register_index(), value);
     } else {
         stop_for_unexpected_trap(vcpu, registers, esr);
     }

@@ -23,6 +23,12 @@ struct FpSimdRegisters final {
     std::uint64_t fpcr{0};
 };
 
+// A timer Lamina emulates in software (the EL1 physical timer).
+struct EmulatedTimerRegisters final {
+    std::uint64_t control{0};  // ENABLE and IMASK as the guest wrote them
+    std::uint64_t compare{0};  // against the physical count
+};
+
 struct VirtualTimerRegisters final {
     std::uint64_t control{0};  // CNTV_CTL_EL0
     std::uint64_t compare{0};  // CNTV_CVAL_EL0
@@ -41,6 +47,7 @@ struct VcpuContext final {
     El1SystemRegisters el1{};
     FpSimdRegisters fp{};
     VirtualTimerRegisters timer{};
+    EmulatedTimerRegisters physical_timer{};
     VirtualCpuInterfaceRegisters gic{};
     std::uint64_t virtual_mpidr{0};
 };
