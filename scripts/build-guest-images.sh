@@ -72,16 +72,13 @@ resolve_packages() {
   KERNEL_PACKAGE=$(apt-cache depends "$KERNEL_META:$ARCH" 2>/dev/null |
     sed -n 's/^ *Depends: \(linux-image-[0-9][^:]*-cloud-arm64\)\(:arm64\)\{0,1\}$/\1/p' | head -n1) || true
   [[ -n $KERNEL_PACKAGE ]] || return 1
-  KERNEL_VERSION=$(package_version "$KERNEL_PACKAGE") || return 1
-  BUSYBOX_VERSION=$(package_version "$BUSYBOX_PACKAGE") || return 1
-}
-
-# The candidate version of an arm64 package, from apt's local lists.
-package_version() {
-  local version
-  version=$(apt-cache show --no-all-versions "$1:$ARCH" 2>/dev/null |
-    sed -n 's/^Version: //p' | head -n1) || true
-  [[ -n $version ]] && printf '%s\n' "$version"
+  # The candidate versions of both, in one (slow) apt-cache call.
+  local versions
+  versions=$(apt-cache show --no-all-versions "$KERNEL_PACKAGE:$ARCH" "$BUSYBOX_PACKAGE:$ARCH" \
+    2>/dev/null | awk '/^Package: / { package = $2 } /^Version: / { print package, $2 }') || true
+  KERNEL_VERSION=$(awk -v p="$KERNEL_PACKAGE" '$1 == p { print $2; exit }' <<< "$versions")
+  BUSYBOX_VERSION=$(awk -v p="$BUSYBOX_PACKAGE" '$1 == p { print $2; exit }' <<< "$versions")
+  [[ -n $KERNEL_VERSION && -n $BUSYBOX_VERSION ]]
 }
 
 stamp_value() {
@@ -257,11 +254,8 @@ install_modules() {
     done
     printf '%s\n' "$line" >> "$target/modules.dep"
   done
-  # The same files as kmod's depmod writes next to modules.dep, for modprobe
-  # implementations that want them (BusyBox does not need them).
-  for file in modules.builtin modules.order; do
-    [[ -f $tree/$file ]] && cp "$tree/$file" "$target/$file"
-  done
+  # kmod's modprobe wants to know what is built in; BusyBox's does not care.
+  [[ -f $tree/modules.builtin ]] && cp "$tree/modules.builtin" "$target/modules.builtin"
   return 0
 }
 

@@ -13,4 +13,5 @@ set(LAMINA_CORE_SOURCES
     ${LAMINA_CORE_DIR}/guest_device_tree.cpp
     ${LAMINA_CORE_DIR}/boot_options.cpp
     ${LAMINA_CORE_DIR}/console.cpp
+    ${LAMINA_CORE_DIR}/../virtual_devices/virtual_gic.cpp
 )
