@@ -18,6 +18,9 @@ class MmioDevice {
 public:
     // False when the device does not implement the access: the VM is faulted.
     [[nodiscard]] virtual bool access(MmioAccess& access) = 0;
+    // True when the register at `offset` shows or changes interrupt state
+    // that the CPU's list registers may hold (so they are synced first).
+    [[nodiscard]] virtual bool shows_list_register_state(std::uint64_t /*offset*/) const { return false; }
 
 protected:
     ~MmioDevice() = default;
@@ -26,9 +29,6 @@ protected:
 struct MmioRegion final {
     GuestPhysRange range{};
     MmioDevice* device{nullptr};
-    // The device reports interrupt state (the virtual GIC): list registers
-    // must be synced into it before the access is emulated.
-    bool reads_interrupt_state{false};
 };
 
 }  // namespace lamina

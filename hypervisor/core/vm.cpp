@@ -46,9 +46,9 @@ MmioRegion* Vm::find_mmio(GuestPhysAddr address) {
     return nullptr;
 }
 
-Status Vm::add_mmio(GuestPhysRange range, MmioDevice& device, bool reads_interrupt_state) {
+Status Vm::add_mmio(GuestPhysRange range, MmioDevice& device) {
     if (mmio_count == mmio.size()) return Error{"too many emulated devices"};
-    mmio[mmio_count++] = MmioRegion{range, &device, reads_interrupt_state};
+    mmio[mmio_count++] = MmioRegion{range, &device};
     return {};
 }
 

@@ -36,6 +36,9 @@ class GicDistributorWindow final : public MmioDevice {
 public:
     explicit GicDistributorWindow(VirtualGic& gic) : gic_{gic} {}
     [[nodiscard]] bool access(MmioAccess& access) override { return gic_.distributor_access(access); }
+    [[nodiscard]] bool shows_list_register_state(std::uint64_t offset) const override {
+        return VirtualGic::is_pending_or_active_register(offset);
+    }
 
 private:
     VirtualGic& gic_;
@@ -45,6 +48,11 @@ class GicRedistributorWindow final : public MmioDevice {
 public:
     explicit GicRedistributorWindow(VirtualGic& gic) : gic_{gic} {}
     [[nodiscard]] bool access(MmioAccess& access) override { return gic_.redistributor_access(access); }
+    [[nodiscard]] bool shows_list_register_state(std::uint64_t offset) const override {
+        const std::uint64_t in_frame = offset % kRedistributorStride;
+        return in_frame >= kRedistributorSgiFrame &&
+               VirtualGic::is_pending_or_active_register(in_frame - kRedistributorSgiFrame);
+    }
 
 private:
     VirtualGic& gic_;
@@ -65,7 +73,7 @@ public:
     // Copies into guest RAM; the whole range must be RAM of this VM.
     [[nodiscard]] Status copy_to_guest(GuestPhysAddr destination, ByteSpan bytes);
     [[nodiscard]] MmioRegion* find_mmio(GuestPhysAddr address);
-    [[nodiscard]] Status add_mmio(GuestPhysRange range, MmioDevice& device, bool reads_interrupt_state = false);
+    [[nodiscard]] Status add_mmio(GuestPhysRange range, MmioDevice& device);
 
     std::uint32_t id{0};
     VmState state{VmState::free};

@@ -137,8 +137,8 @@ Status add_devices(Vm& vm) {
     vm.gic.link_to_hardware(guest_layout::kVirtualTimerInterruptId, vm.virtual_timer_interrupt);
     const GuestPhysRange distributor{guest_layout::kGicDistributorBase, kDistributorSize};
     const GuestPhysRange redistributors{guest_layout::kGicRedistributorBase, vm.vcpu_count * kRedistributorStride};
-    if (const Status status = vm.add_mmio(distributor, vm.gic_distributor, true); !status) return status;
-    if (const Status status = vm.add_mmio(redistributors, vm.gic_redistributors, true); !status) return status;
+    if (const Status status = vm.add_mmio(distributor, vm.gic_distributor); !status) return status;
+    if (const Status status = vm.add_mmio(redistributors, vm.gic_redistributors); !status) return status;
     vm.uart.reset(vm.name());
     vm.uart.connect_interrupt(vm.gic, guest_layout::kUartInterruptId);
     return vm.add_mmio(GuestPhysRange{guest_layout::kUartBase, VirtualPl011::kRegisterWindow}, vm.uart);

@@ -28,6 +28,7 @@ inline constexpr std::uint32_t kInterruptIdLimit = kPrivateInterruptCount + kSpi
 inline constexpr std::uint32_t kVirtualGicMaxVcpus = 8;
 inline constexpr std::uint64_t kDistributorSize = 64 * 1024;
 inline constexpr std::uint64_t kRedistributorStride = 128 * 1024;  // RD_base + SGI_base frames
+inline constexpr std::uint64_t kRedistributorSgiFrame = 64 * 1024;
 
 struct VirtualInterrupt final {
     bool enabled{false};
@@ -86,6 +87,12 @@ public:
     void sync_list_register(std::uint32_t vcpu, std::uint32_t interrupt_id, bool pending, bool active);
     // A pending interrupt could be delivered to `vcpu` right now (WFI wake-up).
     [[nodiscard]] bool has_deliverable(std::uint32_t vcpu);
+
+    // ISPENDR/ICPENDR/ISACTIVER/ICACTIVER, at `offset` in the distributor or
+    // in a redistributor's SGI frame.
+    [[nodiscard]] static constexpr bool is_pending_or_active_register(std::uint64_t offset) {
+        return offset >= 0x200 && offset < 0x400;
+    }
 
     [[nodiscard]] SpinLock& lock() { return lock_; }
     [[nodiscard]] std::uint32_t vcpu_count() const { return vcpu_count_; }

@@ -79,8 +79,9 @@ void handle_data_abort(Vcpu& vcpu, GuestRegisters& registers, std::uint64_t esr)
                   Hex{registers.pc}, Hex{esr});
         stop_vm_with_report(vcpu, report);
     }
-    if (region->reads_interrupt_state) virtual_cpu_interface::sync(vcpu);
-    MmioAccess access{address - region->range.base, abort.access_size(), abort.is_write(),
+    const std::uint64_t offset = address - region->range.base;
+    if (region->device->shows_list_register_state(offset)) virtual_cpu_interface::sync(vcpu);
+    MmioAccess access{offset, abort.access_size(), abort.is_write(),
                       abort.is_write() ? read_guest_register(registers, abort.register_index()) : 0};
     if (!region->device->access(access)) {
         FormatBuffer report;
