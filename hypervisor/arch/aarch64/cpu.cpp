@@ -69,8 +69,16 @@ drivers::Pl011* g_console_uart = nullptr;
 
 }  // namespace
 
+// MDCR_EL2 is UNKNOWN out of reset: give EL1 every PMU counter (HPMN =
+// PMCR_EL0.N) and trap nothing. Debug and PMU registers are not yet switched
+// between vCPUs (docs: known limitations).
+namespace {
+std::uint64_t debug_control_value() { return (sysreg::pmcr_el0::read() >> 11) & 0x1f; }
+}  // namespace
+
 void configure_this_cpu_for_guests() {
     sysreg::vtcr_el2::write(stage2_control_value());
+    sysreg::mdcr_el2::write(debug_control_value());
     sysreg::cnthctl_el2::write(kCnthctlEl1PhysicalCounter);
     sysreg::cptr_el2::write(kCptrRes1AndTrapSve);
     sysreg::vpidr_el2::write(sysreg::midr_el1::read());
