@@ -23,13 +23,20 @@ bool FairShareQueue::within_cap(ShareGroup* group, std::uint64_t now) const {
 
 void FairShareQueue::enqueue(SchedulingEntity& entity, std::uint64_t slice) {
     if (entity.queued) return;
-    std::uint64_t least = entity.virtual_runtime;
+    // Where the CPUs it may use have got: the least-served queued entity that
+    // may run on one of them, or the furthest-advanced of those CPUs (what
+    // runs there is not on the queue), whichever is further.
+    std::uint64_t reference = 0;
     bool any = false;
     for (SchedulingEntity* queued = head_; queued != nullptr; queued = queued->next) {
-        least = any ? std::min(least, queued->virtual_runtime) : queued->virtual_runtime;
+        if ((queued->allowed_cpus & entity.allowed_cpus) == 0) continue;
+        reference = any ? std::min(reference, queued->virtual_runtime) : queued->virtual_runtime;
         any = true;
     }
-    if (any && least > slice) entity.virtual_runtime = std::max(entity.virtual_runtime, least - slice);
+    for (std::uint32_t cpu = 0; cpu < cpu_virtual_time_.size(); ++cpu) {
+        if (((entity.allowed_cpus >> cpu) & 1) != 0) reference = std::max(reference, cpu_virtual_time_[cpu]);
+    }
+    if (reference > slice) entity.virtual_runtime = std::max(entity.virtual_runtime, reference - slice);
     entity.next = head_;
     head_ = &entity;
     entity.queued = true;
@@ -61,13 +68,18 @@ void FairShareQueue::charge(SchedulingEntity& entity, std::uint64_t ran, std::ui
     entity.virtual_runtime += ran * kDefaultWeight / weight;
     if (entity.group != nullptr) {
         roll_period(entity.group, now);
-        entity.group->used_in_period += ran;
+        entity.group->used_in_period += std::min(ran, now - entity.group->period_start);
     }
 }
 
 bool FairShareQueue::should_preempt(const SchedulingEntity& running, std::uint32_t cpu, std::uint64_t now) {
-    if (!within_cap(running.group, now)) return true;
     const SchedulingEntity* rival = pick(cpu, now);
+    if (cpu < cpu_virtual_time_.size()) {
+        const std::uint64_t least = rival != nullptr ? std::min(rival->virtual_runtime, running.virtual_runtime)
+                                                     : running.virtual_runtime;
+        cpu_virtual_time_[cpu] = std::max(cpu_virtual_time_[cpu], least);
+    }
+    if (!within_cap(running.group, now)) return true;
     return rival != nullptr && rival->virtual_runtime <= running.virtual_runtime;
 }
 

@@ -4,6 +4,7 @@
 // enforced over fixed periods, and per-entity CPU affinity.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <limits>
 
@@ -35,14 +36,19 @@ public:
     void set_cap_period(std::uint64_t ticks) { cap_period_ = ticks; }
 
     // A woken entity must not bank credit from a long sleep: it starts no
-    // further back than one slice behind the least-served queued entity.
+    // further back than one slice behind the least-served queued entity that
+    // may share a CPU with it, nor than one slice behind the furthest-advanced
+    // CPU it may use (see cpu_virtual_time_: the entities running there are
+    // not on the queue, and may be all there is).
     void enqueue(SchedulingEntity& entity, std::uint64_t slice);
     void remove(SchedulingEntity& entity);
     // The least-served entity allowed on `cpu` whose group is within its cap.
     [[nodiscard]] SchedulingEntity* pick(std::uint32_t cpu, std::uint64_t now);
     // Takes the entity off the queue (after pick).
     void dequeue(SchedulingEntity& entity) { remove(entity); }
-    // Accounts `ran` ticks of CPU time to the entity and its group.
+    // Accounts `ran` ticks of CPU time, ending at `now`, to the entity and to
+    // its group (the part of the run before the current period's start
+    // belonged to a period that is over).
     void charge(SchedulingEntity& entity, std::uint64_t ran, std::uint64_t now);
     // Should `running` give way on `cpu`? (someone eligible is further behind,
     // or its group has used up its cap)
@@ -60,6 +66,10 @@ private:
 
     SchedulingEntity* head_{nullptr};
     std::uint64_t cap_period_;
+    // Per physical CPU, the virtual runtime of the least-served of the entity
+    // running there and its best rival, as of the last should_preempt (which
+    // the scheduler calls at least once a slice); never decreasing.
+    std::array<std::uint64_t, 64> cpu_virtual_time_{};
 };
 
 }  // namespace lamina

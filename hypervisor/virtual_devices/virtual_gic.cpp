@@ -293,13 +293,17 @@ void VirtualGic::route_spi(VirtualInterrupt& irq, std::uint64_t route) {
 }
 
 bool VirtualGic::router_access(MmioAccess& access, std::uint32_t spi_index) {
-    if (access.size != 8 && access.size != 4) return false;
+    // A 64-bit register, accessed whole or as either 32-bit half (a guest
+    // may write it as two words: the upper one must not clobber the lower).
+    const auto shift = static_cast<unsigned>(access.offset % 8) * 8;
+    if (!(access.size == 8 && shift == 0) && !(access.size == 4 && (shift == 0 || shift == 32))) return false;
+    const std::uint64_t mask = access.size == 8 ? ~std::uint64_t{0} : std::uint64_t{0xffff'ffff} << shift;
     VirtualInterrupt& irq = shared_[spi_index];
     if (!access.is_write) {
-        access.value = irq.route;
+        access.value = (irq.route & mask) >> shift;
         return true;
     }
-    route_spi(irq, access.value);
+    route_spi(irq, (irq.route & ~mask) | ((access.value << shift) & mask));
     notify_if_deliverable(irq, irq.target_vcpu);
     return true;
 }
