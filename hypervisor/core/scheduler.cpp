@@ -46,6 +46,7 @@ constexpr std::uint64_t kSlicesPerCapPeriod = 10;
 
 Vcpu& owner_of(SchedulingEntity& entity) { return *static_cast<Vcpu*>(entity.owner); }
 std::array<bool, kMaxCpus> g_cpu_idle{};
+std::array<std::uint64_t, kMaxCpus> g_slice_end{};  // when the running vCPU's slice ends
 
 void account(Vcpu& vcpu, VcpuRunState next, std::uint64_t now) {
     VcpuStatistics& statistics = vcpu.statistics;
@@ -113,7 +114,10 @@ std::uint64_t timer_wake_deadline(const Vcpu& vcpu) {
 void arm_timer(std::uint64_t now, Vcpu* running) {
     std::uint64_t deadline = std::min(earliest_wake_deadline(), g_run_queue.next_cap_refill(now));
     if (running != nullptr) {
-        deadline = std::min({deadline, now + g_timeslice, arch::emulated_timer_deadline(*running)});
+        deadline = std::min(deadline, g_slice_end[this_cpu().index]);
+        // An emulated timer already due has raised its interrupt: no need to wake for it.
+        const std::uint64_t emulated = arch::emulated_timer_deadline(*running);
+        if (emulated > now) deadline = std::min(deadline, emulated);
         const std::uint64_t budget = g_run_queue.budget_left(running->scheduling, now);
         if (budget != kNoEvent) deadline = std::min(deadline, now + std::max<std::uint64_t>(budget, 1));
     }
@@ -179,6 +183,7 @@ Vcpu* pick_next(PerCpu& cpu, std::uint64_t now) {
         next->cpu = cpu.index;
         if (next->power == VcpuPower::on_pending) next->power = VcpuPower::on;
         ++next->vm->vcpus_on_cpus;
+        g_slice_end[cpu.index] = now + g_timeslice;
     }
     g_cpu_idle[cpu.index] = next == nullptr;
     arm_timer(now, next);
@@ -212,7 +217,7 @@ void wait_for_interrupt(Vcpu& vcpu) {
     if (virtual_timer_wake_deadline(vcpu) <= now) {
         // The timer fired but its interrupt has not reached the GIC yet:
         // deliver it now rather than let the guest spin on WFI.
-        vcpu.vm->gic.raise_edge(guest_layout::kVirtualTimerInterruptId, vcpu.index);
+        vcpu.vm->gic.set_level(guest_layout::kVirtualTimerInterruptId, true, vcpu.index);
         return;
     }
     if (arch::emulated_timer_deadline(vcpu) <= now) {
@@ -249,7 +254,10 @@ void after_interrupts(Vcpu& vcpu, bool timer_fired) {
             account(vcpu, VcpuRunState::running, now);
             wake_expired(now);
             preempt = g_run_queue.should_preempt(vcpu.scheduling, this_cpu().index, now);
-            if (!preempt) arm_timer(now, &vcpu);
+            if (!preempt) {
+                if (now >= g_slice_end[this_cpu().index]) g_slice_end[this_cpu().index] = now + g_timeslice;
+                arm_timer(now, &vcpu);
+            }
         }
     }
     if (preempt) leave(vcpu, Disposition::requeue);
@@ -264,6 +272,11 @@ PowerOnResult power_on(Vcpu& vcpu, std::uint64_t entry, std::uint64_t argument) 
     vcpu.power = VcpuPower::on_pending;
     make_runnable(vcpu, arch::counter_now());
     return PowerOnResult::started;
+}
+
+void timers_changed(Vcpu& vcpu) {
+    const LockGuard guard{g_lock};
+    arm_timer(arch::counter_now(), &vcpu);
 }
 
 void kick(Vcpu& vcpu) {

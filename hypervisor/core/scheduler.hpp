@@ -23,6 +23,8 @@ void init(std::uint64_t timeslice_ticks);
 void wait_for_interrupt(Vcpu& vcpu);
 // WFE: gives the rest of the slice away if anyone else is runnable.
 void yield(Vcpu& vcpu);
+// The running vCPU re-armed a timer Lamina emulates: look at the deadline again.
+void timers_changed(Vcpu& vcpu);
 // PSCI CPU_OFF.
 [[noreturn]] void power_off(Vcpu& vcpu);
 // After physical interrupts: leaves the CPU if the slice is over and others

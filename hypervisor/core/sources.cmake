@@ -14,4 +14,7 @@ set(LAMINA_CORE_SOURCES
     ${LAMINA_CORE_DIR}/boot_options.cpp
     ${LAMINA_CORE_DIR}/console.cpp
     ${LAMINA_CORE_DIR}/../virtual_devices/virtual_gic.cpp
+    ${LAMINA_CORE_DIR}/../virtual_devices/virtqueue.cpp
+    ${LAMINA_CORE_DIR}/../virtual_devices/virtio_mmio.cpp
+    ${LAMINA_CORE_DIR}/../virtual_devices/virtio_console.cpp
 )

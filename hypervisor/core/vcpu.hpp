@@ -56,6 +56,7 @@ public:
     std::atomic<bool> interrupts_changed{false};
     std::uint16_t used_list_registers{0};  // while loaded: list registers it fills
     bool list_registers_emptied{false};    // while loaded: synced out, refill before entry
+    bool timer_twin_active{false};         // while loaded: its timer's physical interrupt is held active
 
     void count_exit(ExitReason reason) { ++statistics.exits[static_cast<std::size_t>(reason)]; }
 };

@@ -73,6 +73,7 @@ void Vcpu::reset(Vm& owner, std::uint32_t vcpu_index) {
     interrupts_changed.store(false, std::memory_order_relaxed);
     used_list_registers = 0;
     list_registers_emptied = false;
+    timer_twin_active = false;
 }
 
 }  // namespace lamina

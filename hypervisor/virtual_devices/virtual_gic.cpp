@@ -50,8 +50,8 @@ bool read_bit(const VirtualInterrupt& irq, std::uint32_t kind) {
         case set_enable:
         case clear_enable: return irq.enabled;
         case set_pending:
-        case clear_pending: return irq.is_pending();
-        default: return irq.active;
+        case clear_pending: return irq.is_pending() || (irq.in_list_register && irq.listed_pending);
+        default: return irq.active || (irq.in_list_register && irq.listed_active);
     }
 }
 
@@ -97,12 +97,21 @@ void VirtualGic::notify_if_deliverable(VirtualInterrupt& irq, std::uint32_t vcpu
 
 void VirtualGic::set_level(std::uint32_t interrupt_id, bool asserted, std::uint32_t vcpu_for_private) {
     const LockGuard guard{lock_};
+    set_level_locked(interrupt_id, asserted, vcpu_for_private);
+}
+
+void VirtualGic::set_level_locked(std::uint32_t interrupt_id, bool asserted, std::uint32_t vcpu_for_private) {
     VirtualInterrupt* irq = interrupt(interrupt_id, vcpu_for_private);
-    if (irq == nullptr) return;
-    const bool rising = asserted && !irq->line_level;
+    if (irq == nullptr || asserted == irq->line_level) return;
     irq->line_level = asserted;
-    if (!irq->level_sensitive && rising) irq->pending_latch = true;
-    if (rising) notify_if_deliverable(*irq, owner_of(interrupt_id, vcpu_for_private));
+    const std::uint32_t owner = owner_of(interrupt_id, vcpu_for_private);
+    if (asserted) {
+        if (!irq->level_sensitive) irq->pending_latch = true;
+        notify_if_deliverable(*irq, owner);
+    } else if (irq->level_sensitive && irq->in_list_register && notify_ != nullptr) {
+        // The list register still says pending: the owner must take it back.
+        notify_(notify_context_, owner);
+    }
 }
 
 void VirtualGic::raise_edge(std::uint32_t interrupt_id, std::uint32_t vcpu_for_private) {
@@ -169,6 +178,10 @@ void VirtualGic::placed_in_list_register(std::uint32_t vcpu, std::uint32_t inter
     if (irq == nullptr) return;
     irq->in_list_register = true;
     irq->list_register = list_register;
+    irq->listed_pending = irq->is_pending();
+    irq->listed_active = irq->active;
+    irq->listed_from_latch = irq->pending_latch;
+    irq->withdraw_pending = false;
     // The list register now carries the pending and active state.
     irq->pending_latch = false;
     irq->active = false;
@@ -178,9 +191,15 @@ void VirtualGic::sync_list_register(std::uint32_t vcpu, std::uint32_t interrupt_
     VirtualInterrupt* irq = interrupt(interrupt_id, vcpu);
     if (irq == nullptr) return;
     irq->in_list_register = false;
-    // A new edge may have arrived while the list register held the old one.
-    irq->pending_latch = irq->pending_latch || (pending && !irq->level_sensitive);
-    if (irq->level_sensitive && pending && !irq->line_level) irq->pending_latch = true;
+    if (irq->withdraw_pending) pending = false;
+    irq->withdraw_pending = false;
+    if (irq->level_sensitive) {
+        // Pending follows the line; only an unconsumed software latch survives.
+        if (pending && irq->listed_from_latch) irq->pending_latch = true;
+    } else {
+        // A new edge may have arrived while the list register held the old one.
+        irq->pending_latch = irq->pending_latch || pending;
+    }
     irq->active = active;
 }
 
@@ -220,7 +239,15 @@ bool VirtualGic::bit_register_access(MmioAccess& access, std::uint32_t kind, std
             case set_enable: irq->enabled = true; break;
             case clear_enable: irq->enabled = false; break;
             case set_pending: irq->pending_latch = true; break;
-            case clear_pending: irq->pending_latch = false; break;
+            case clear_pending:
+                irq->pending_latch = false;
+                if (irq->in_list_register) {
+                    // Another vCPU's list register holds it: ask for it back.
+                    irq->withdraw_pending = true;
+                    irq->listed_pending = false;
+                    if (notify_ != nullptr) notify_(notify_context_, owner_of(first_id + bit, vcpu));
+                }
+                break;
             case set_active: irq->active = true; break;
             case clear_active: irq->active = false; break;
             default: break;

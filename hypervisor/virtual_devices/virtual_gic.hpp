@@ -38,6 +38,13 @@ struct VirtualInterrupt final {
     bool level_sensitive{false};
     bool group1{false};
     bool in_list_register{false};
+    // While in a list register: the state it entered with (what other vCPUs
+    // read, as that list register lives on another CPU), whether a software
+    // latch put it there, and whether ICPENDR asked for it back.
+    bool listed_pending{false};
+    bool listed_active{false};
+    bool listed_from_latch{false};
+    bool withdraw_pending{false};
     std::uint8_t priority{0};
     std::uint8_t list_register{0};      // valid while in_list_register
     std::uint8_t target_vcpu{0};        // SPIs: where the interrupt is routed
@@ -70,8 +77,11 @@ public:
     [[nodiscard]] bool distributor_access(MmioAccess& access);
     [[nodiscard]] bool redistributor_access(MmioAccess& access);
 
-    // Interrupt sources.
+    // Interrupt sources. A level-sensitive interrupt is pending while its
+    // line is high (or software latched it); the virtual timers are levels.
     void set_level(std::uint32_t interrupt_id, bool asserted, std::uint32_t vcpu_for_private = 0);
+    // The same, for a caller that already holds lock().
+    void set_level_locked(std::uint32_t interrupt_id, bool asserted, std::uint32_t vcpu_for_private = 0);
     void raise_edge(std::uint32_t interrupt_id, std::uint32_t vcpu_for_private = 0);
     // ICC_SGI1R_EL1 written by `sender`.
     void send_sgi(std::uint32_t sender, std::uint64_t sgi1r_value);

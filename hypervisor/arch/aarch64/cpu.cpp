@@ -196,7 +196,8 @@ void forward_virtual_timer(drivers::GicV3& gic, std::uint32_t interrupt) {
         gic.deactivate(interrupt);
         return;
     }
-    vcpu->vm->gic.raise_edge(guest_layout::kVirtualTimerInterruptId, vcpu->index);
+    vcpu->timer_twin_active = true;
+    vcpu->vm->gic.set_level(guest_layout::kVirtualTimerInterruptId, true, vcpu->index);
 }
 
 }  // namespace

@@ -116,7 +116,11 @@ void handle_system_register(Vcpu& vcpu, GuestRegisters& registers, std::uint64_t
     } else if (is_physical_timer_register(access)) {
         std::uint64_t value = access.is_read() ? 0 : read_guest_register(registers, access.register_index());
         access_physical_timer(vcpu, access, value);
-        if (access.is_read()) write_guest_register(registers, access.register_index(), value);
+        if (access.is_read()) {
+            write_guest_register(registers, access.register_index(), value);
+        } else {
+            scheduler::timers_changed(vcpu);
+        }
     } else {
         stop_for_unexpected_trap(vcpu, registers, esr);
     }

@@ -2,6 +2,7 @@
 
 #include "arch/aarch64/sysreg.hpp"
 #include "core/vcpu.hpp"
+#include "core/guest_layout.hpp"
 #include "core/vm.hpp"
 #include "drivers/gicv3.hpp"
 
@@ -58,8 +59,30 @@ std::uint64_t encode(const ListRegisterEntry& entry) {
     return value;
 }
 
+// The virtual timer's output, from its live registers: a level, which stops
+// asserting as soon as the guest masks, disables or re-arms the timer.
+void update_virtual_timer_line(Vcpu& vcpu, VirtualGic& gic) {
+    constexpr std::uint64_t kEnable = 1u << 0;
+    constexpr std::uint64_t kMask = 1u << 1;
+    constexpr std::uint64_t kStatus = 1u << 2;
+    const std::uint64_t control = sysreg::cntv_ctl_el0::read();
+    const bool asserted = (control & (kEnable | kMask | kStatus)) == (kEnable | kStatus);
+    gic.set_level_locked(guest_layout::kVirtualTimerInterruptId, asserted, vcpu.index);
+}
+
+// A timer interrupt that was acknowledged in hardware but will not reach the
+// guest (its level dropped) must not stay active, or it never fires again.
+void release_unused_timer_twin(Vcpu& vcpu, VirtualGic& gic) {
+    if (!vcpu.timer_twin_active) return;
+    const VirtualInterrupt* timer = gic.interrupt(guest_layout::kVirtualTimerInterruptId, vcpu.index);
+    if (timer == nullptr || timer->in_list_register || timer->is_pending() || timer->active) return;
+    drivers::interrupt_controller().set_private_active(vcpu.vm->virtual_timer_interrupt, false);
+    vcpu.timer_twin_active = false;
+}
+
 // Returns every list register's interrupt to the virtual GIC. Caller holds its lock.
 void evict_all(Vcpu& vcpu, VirtualGic& gic) {
+    update_virtual_timer_line(vcpu, gic);
     for (unsigned index = 0; index < g_list_register_count; ++index) {
         if (((vcpu.used_list_registers >> index) & 1) == 0) continue;
         const std::uint64_t value = read_list_register(index);
@@ -68,14 +91,16 @@ void evict_all(Vcpu& vcpu, VirtualGic& gic) {
         write_list_register(index, 0);
     }
     vcpu.used_list_registers = 0;
+    release_unused_timer_twin(vcpu, gic);
 }
 
 // A hardware-linked interrupt's physical twin must be active while the guest
 // handles it, so that the guest's deactivation ends both.
-void hold_physical_twin(const ListRegisterEntry& entry) {
+void hold_physical_twin(Vcpu& vcpu, const ListRegisterEntry& entry) {
     if (entry.hardware_id == 0 || entry.hardware_id >= 32) return;
     auto& gic = drivers::interrupt_controller();
     if (!gic.is_private_active(entry.hardware_id)) gic.set_private_active(entry.hardware_id, true);
+    vcpu.timer_twin_active = true;
 }
 
 // Fills the list registers by priority. Caller holds the virtual GIC's lock.
@@ -84,7 +109,7 @@ void fill(Vcpu& vcpu, VirtualGic& gic) {
     for (; index < g_list_register_count; ++index) {
         const auto entry = gic.next_for_list_register(vcpu.index);
         if (!entry) break;
-        hold_physical_twin(*entry);
+        hold_physical_twin(vcpu, *entry);
         write_list_register(index, encode(*entry));
         gic.placed_in_list_register(vcpu.index, entry->interrupt_id, static_cast<std::uint8_t>(index));
         vcpu.used_list_registers |= static_cast<std::uint16_t>(1u << index);
@@ -111,6 +136,7 @@ void load(Vcpu& vcpu) {
     const LockGuard guard{gic.lock()};
     vcpu.interrupts_changed.store(false, std::memory_order_relaxed);
     vcpu.list_registers_emptied = false;
+    update_virtual_timer_line(vcpu, gic);
     fill(vcpu, gic);
 }
 
@@ -128,6 +154,7 @@ void put(Vcpu& vcpu) {
     const std::uint32_t timer = vcpu.vm->virtual_timer_interrupt;
     if (timer != 0 && drivers::interrupt_controller().is_private_active(timer))
         drivers::interrupt_controller().set_private_active(timer, false);
+    vcpu.timer_twin_active = false;
 }
 
 void refresh(Vcpu& vcpu) {
