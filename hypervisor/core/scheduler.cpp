@@ -2,10 +2,10 @@
 
 #include "core/console.hpp"
 #include "core/fair_share.hpp"
+#include "core/guest_layout.hpp"
 #include "core/per_cpu.hpp"
 #include "core/spinlock.hpp"
 #include "core/vm_manager.hpp"
-#include "core/guest_layout.hpp"
 
 namespace lamina::scheduler {
 namespace {
@@ -44,9 +44,10 @@ std::uint64_t g_timeslice = 0;
 // Caps are enforced over periods of this many time slices.
 constexpr std::uint64_t kSlicesPerCapPeriod = 10;
 
-Vcpu& owner_of(SchedulingEntity& entity) { return *static_cast<Vcpu*>(entity.owner); }
 std::array<bool, kMaxCpus> g_cpu_idle{};
 std::array<std::uint64_t, kMaxCpus> g_slice_end{};  // when the running vCPU's slice ends
+
+Vcpu& owner_of(SchedulingEntity& entity) { return *static_cast<Vcpu*>(entity.owner); }
 
 void account(Vcpu& vcpu, VcpuRunState next, std::uint64_t now) {
     VcpuStatistics& statistics = vcpu.statistics;
