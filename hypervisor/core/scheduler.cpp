@@ -218,7 +218,7 @@ void wait_for_interrupt(Vcpu& vcpu) {
     if (virtual_timer_wake_deadline(vcpu) <= now) {
         // The timer fired but its interrupt has not reached the GIC yet:
         // deliver it now rather than let the guest spin on WFI.
-        vcpu.vm->gic.set_level(guest_layout::kVirtualTimerInterruptId, true, vcpu.index);
+        vcpu.vm->gic.reassert_level(guest_layout::kVirtualTimerInterruptId, vcpu.index);
         return;
     }
     if (arch::emulated_timer_deadline(vcpu) <= now) {

@@ -100,6 +100,14 @@ void VirtualGic::set_level(std::uint32_t interrupt_id, bool asserted, std::uint3
     set_level_locked(interrupt_id, asserted, vcpu_for_private);
 }
 
+void VirtualGic::reassert_level(std::uint32_t interrupt_id, std::uint32_t vcpu_for_private) {
+    const LockGuard guard{lock_};
+    VirtualInterrupt* irq = interrupt(interrupt_id, vcpu_for_private);
+    if (irq == nullptr) return;
+    irq->line_level = true;
+    notify_if_deliverable(*irq, owner_of(interrupt_id, vcpu_for_private));
+}
+
 void VirtualGic::set_level_locked(std::uint32_t interrupt_id, bool asserted, std::uint32_t vcpu_for_private) {
     VirtualInterrupt* irq = interrupt(interrupt_id, vcpu_for_private);
     if (irq == nullptr || asserted == irq->line_level) return;

@@ -80,7 +80,10 @@ public:
     // Interrupt sources. A level-sensitive interrupt is pending while its
     // line is high (or software latched it); the virtual timers are levels.
     void set_level(std::uint32_t interrupt_id, bool asserted, std::uint32_t vcpu_for_private = 0);
-    // The same, for a caller that already holds lock().
+    // A hardware-linked level that fired again: the guest ended the previous
+    // instance without Lamina seeing the line drop, so deliver it anew.
+    void reassert_level(std::uint32_t interrupt_id, std::uint32_t vcpu_for_private = 0);
+    // The same as set_level, for a caller that already holds lock().
     void set_level_locked(std::uint32_t interrupt_id, bool asserted, std::uint32_t vcpu_for_private = 0);
     void raise_edge(std::uint32_t interrupt_id, std::uint32_t vcpu_for_private = 0);
     // ICC_SGI1R_EL1 written by `sender`.

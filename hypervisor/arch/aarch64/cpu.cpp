@@ -197,7 +197,7 @@ void forward_virtual_timer(drivers::GicV3& gic, std::uint32_t interrupt) {
         return;
     }
     vcpu->timer_twin_active = true;
-    vcpu->vm->gic.set_level(guest_layout::kVirtualTimerInterruptId, true, vcpu->index);
+    vcpu->vm->gic.reassert_level(guest_layout::kVirtualTimerInterruptId, vcpu->index);
 }
 
 }  // namespace
