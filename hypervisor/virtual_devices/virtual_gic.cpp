@@ -1,5 +1,7 @@
 #include "virtual_devices/virtual_gic.hpp"
 
+#include <bit>
+
 namespace lamina {
 namespace {
 
@@ -71,6 +73,7 @@ void VirtualGic::reset(std::uint32_t vcpu_count, Notify notify, void* notify_con
     }
     for (auto& irq : shared_) irq = {};
     redistributor_asleep_.fill(true);
+    for (auto& words : candidates_) words.fill(0);
 }
 
 VirtualInterrupt* VirtualGic::interrupt(std::uint32_t interrupt_id, std::uint32_t vcpu) {
@@ -89,7 +92,38 @@ bool VirtualGic::deliverable(const VirtualInterrupt& irq) const {
     return irq.enabled && group_enabled && (irq.is_pending() || irq.active);
 }
 
+void VirtualGic::mark_candidate(const VirtualInterrupt& irq, std::uint32_t vcpu) {
+    if (vcpu >= vcpu_count_) return;
+    const auto* first_private = private_[vcpu].data();
+    const std::uint32_t id = (&irq >= first_private && &irq < first_private + kPrivateInterruptCount)
+                                 ? static_cast<std::uint32_t>(&irq - first_private)
+                                 : static_cast<std::uint32_t>(&irq - shared_.data()) + kPrivateInterruptCount;
+    candidates_[vcpu][id / 64] |= std::uint64_t{1} << (id % 64);
+}
+
+void VirtualGic::mark_all_candidates() {
+    for (auto& words : candidates_) words.fill(~std::uint64_t{0});
+}
+
+// Visits each candidate INTID of `vcpu`; the visitor returns false to drop
+// the candidate (it cannot be delivered there until something changes).
+template <typename Visitor>
+void VirtualGic::for_each_candidate(std::uint32_t vcpu, Visitor visit) {
+    for (std::uint32_t word = 0; word < candidates_[vcpu].size(); ++word) {
+        std::uint64_t bits = candidates_[vcpu][word];
+        while (bits != 0) {
+            const auto bit = static_cast<std::uint32_t>(std::countr_zero(bits));
+            bits &= bits - 1;
+            const std::uint32_t id = word * 64 + bit;
+            VirtualInterrupt* irq = interrupt(id, vcpu);
+            const bool routed_here = irq != nullptr && (id < kPrivateInterruptCount || irq->target_vcpu == vcpu);
+            if (!routed_here || !visit(*irq, id)) candidates_[vcpu][word] &= ~(std::uint64_t{1} << bit);
+        }
+    }
+}
+
 void VirtualGic::notify_if_deliverable(VirtualInterrupt& irq, std::uint32_t vcpu) {
+    mark_candidate(irq, vcpu);
     if (notify_ != nullptr && irq.enabled && irq.is_pending()) notify_(notify_context_, vcpu);
 }
 
@@ -165,17 +199,15 @@ std::optional<ListRegisterEntry> VirtualGic::next_for_list_register(std::uint32_
     if (vcpu >= vcpu_count_) return std::nullopt;
     VirtualInterrupt* best = nullptr;
     std::uint32_t best_id = 0;
-    const auto consider = [&](VirtualInterrupt& irq, std::uint32_t id) {
-        if (irq.in_list_register || !deliverable(irq)) return;
+    for_each_candidate(vcpu, [&](VirtualInterrupt& irq, std::uint32_t id) {
+        // In a list register: sync_list_register makes it a candidate again.
+        if (irq.in_list_register || !deliverable(irq)) return false;
         if (best == nullptr || irq.priority < best->priority) {
             best = &irq;
             best_id = id;
         }
-    };
-    for (std::uint32_t id = 0; id < kPrivateInterruptCount; ++id) consider(private_[vcpu][id], id);
-    for (std::uint32_t index = 0; index < kSpiCount; ++index) {
-        if (shared_[index].target_vcpu == vcpu) consider(shared_[index], index + kPrivateInterruptCount);
-    }
+        return true;
+    });
     if (best == nullptr) return std::nullopt;
     return ListRegisterEntry{best_id, best->hardware_id, best->priority, best->group1, best->is_pending(),
                              best->active};
@@ -209,19 +241,19 @@ void VirtualGic::sync_list_register(std::uint32_t vcpu, std::uint32_t interrupt_
         irq->pending_latch = irq->pending_latch || pending;
     }
     irq->active = active;
+    mark_candidate(*irq, vcpu);
 }
 
 bool VirtualGic::has_deliverable(std::uint32_t vcpu) {
     if (vcpu >= vcpu_count_) return false;
-    for (const VirtualInterrupt& irq : private_[vcpu]) {
-        if (irq.enabled && irq.is_pending() && (irq.group1 ? group1_enabled_ : group0_enabled_)) return true;
-    }
-    for (const VirtualInterrupt& irq : shared_) {
-        if (irq.target_vcpu == vcpu && irq.enabled && irq.is_pending() &&
-            (irq.group1 ? group1_enabled_ : group0_enabled_))
-            return true;
-    }
-    return false;
+    bool found = false;
+    for_each_candidate(vcpu, [&](VirtualInterrupt& irq, std::uint32_t) {
+        if (irq.in_list_register) return false;
+        const bool group_enabled = irq.group1 ? group1_enabled_ : group0_enabled_;
+        found = found || (irq.enabled && irq.is_pending() && group_enabled);
+        return deliverable(irq);
+    });
+    return found;
 }
 
 // --- Register banks shared by GICD and GICR_SGI -------------------------------
@@ -290,6 +322,7 @@ bool VirtualGic::config_access(MmioAccess& access, std::uint32_t first_id, std::
         if (access.is_write) {
             // SGIs are always edge-triggered; the field is read-only for them.
             if (id >= kSgiCount) irq->level_sensitive = ((access.value >> (2 * field + 1)) & 1) == 0;
+            mark_candidate(*irq, owner_of(id, vcpu));  // a high line now counts as pending
         } else if (!irq->level_sensitive) {
             access.value |= std::uint64_t{2} << (2 * field);
         }
@@ -350,6 +383,7 @@ bool VirtualGic::distributor_access(MmioAccess& access) {
         if (access.is_write) {
             group0_enabled_ = (access.value & kCtlrEnableGroup0) != 0;
             group1_enabled_ = (access.value & kCtlrEnableGroup1) != 0;
+            mark_all_candidates();
             for (std::uint32_t vcpu = 0; vcpu < vcpu_count_ && notify_ != nullptr; ++vcpu) notify_(notify_context_, vcpu);
         } else {
             access.value = kCtlrAffinityRouting | kCtlrDisableSecurity | (group0_enabled_ ? kCtlrEnableGroup0 : 0) |

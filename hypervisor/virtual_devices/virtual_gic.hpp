@@ -113,6 +113,13 @@ public:
 
 private:
     [[nodiscard]] bool deliverable(const VirtualInterrupt& irq) const;
+    // Candidates: per vCPU, one bit per INTID that may be deliverable there.
+    // Set on every change that can make an interrupt deliverable, cleared
+    // lazily by the scans, so those look only at a few interrupts.
+    void mark_candidate(const VirtualInterrupt& irq, std::uint32_t vcpu);
+    void mark_all_candidates();
+    template <typename Visitor>
+    void for_each_candidate(std::uint32_t vcpu, Visitor visit);
     void notify_if_deliverable(VirtualInterrupt& irq, std::uint32_t vcpu);
     [[nodiscard]] std::uint32_t owner_of(std::uint32_t interrupt_id, std::uint32_t vcpu_for_private) const;
     [[nodiscard]] bool bank_access(MmioAccess& access, std::uint64_t offset, std::uint32_t first_id, std::uint32_t vcpu);
@@ -127,6 +134,7 @@ private:
     std::array<std::array<VirtualInterrupt, kPrivateInterruptCount>, kVirtualGicMaxVcpus> private_{};
     std::array<VirtualInterrupt, kSpiCount> shared_{};
     std::array<bool, kVirtualGicMaxVcpus> redistributor_asleep_{};
+    std::array<std::array<std::uint64_t, kInterruptIdLimit / 64>, kVirtualGicMaxVcpus> candidates_{};
     std::uint32_t vcpu_count_{0};
     bool group0_enabled_{false};
     bool group1_enabled_{false};
