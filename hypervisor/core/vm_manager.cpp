@@ -92,8 +92,7 @@ Status populate_ram(Vm& vm) {
         const auto block = allocate_block(remaining);
         if (!block) return Error{"out of memory while building the VM"};
         vm.extents[vm.extent_count++] = MemoryExtent{block->base, guest, block->size};
-        std::memset(reinterpret_cast<void*>(block->base.value()), 0, block->size);
-        arch::publish_guest_memory(block->base.value(), block->size);
+        arch::zero_guest_memory(block->base.value(), block->size);
         if (const Status status =
                 vm.address_space.map(GuestPhysRange{guest, block->size}, block->base, arch::GuestMappingKind::ram);
             !status)

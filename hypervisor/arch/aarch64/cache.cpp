@@ -28,6 +28,20 @@ void invalidate_to_poc(std::uintptr_t address, std::uint64_t size) {
     for_each_line(address, size, [](std::uintptr_t at) { asm volatile("dc ivac, %0" ::"r"(at) : "memory"); });
 }
 
+void zero_to_poc(std::uintptr_t address, std::uint64_t size) {
+    const std::uint64_t dczid = sysreg::dczid_el0::read();
+    const std::uint64_t block = std::uint64_t{4} << (dczid & 0xf);
+    const bool zva_allowed = (dczid & (1u << 4)) == 0;
+    if (!zva_allowed || (address & (block - 1)) != 0 || (size & (block - 1)) != 0) {
+        __builtin_memset(reinterpret_cast<void*>(address), 0, size);
+        clean_to_poc(address, size);
+        return;
+    }
+    for (std::uintptr_t at = address; at < address + size; at += block)
+        asm volatile("dc zva, %0" ::"r"(at) : "memory");
+    clean_to_poc(address, size);
+}
+
 void invalidate_instruction_cache_all() {
     asm volatile("dsb ish\n ic ialluis\n dsb ish\n isb" ::: "memory");
 }

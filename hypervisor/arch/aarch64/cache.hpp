@@ -12,6 +12,9 @@ namespace lamina::arch::cache {
 void clean_to_poc(std::uintptr_t address, std::uint64_t size);
 // Discards lines of the range without writing them back.
 void invalidate_to_poc(std::uintptr_t address, std::uint64_t size);
+// Zeroes [address, address + size) and writes the zeros back to the point of
+// coherency; a block at a time with DC ZVA where the CPU allows it.
+void zero_to_poc(std::uintptr_t address, std::uint64_t size);
 // Makes newly written code visible to instruction fetch on every CPU.
 void invalidate_instruction_cache_all();
 

@@ -183,6 +183,8 @@ void enter_guest(Vcpu& vcpu) { ::enter_guest(&vcpu.context.registers); }
 
 void publish_guest_memory(std::uintptr_t address, std::uint64_t size) { cache::clean_to_poc(address, size); }
 
+void zero_guest_memory(std::uintptr_t address, std::uint64_t size) { cache::zero_to_poc(address, size); }
+
 void publish_instructions() { cache::invalidate_instruction_cache_all(); }
 
 namespace {

@@ -37,6 +37,9 @@ void refresh_virtual_timer(Vcpu& vcpu);
 void deactivate_vcpu(Vcpu& vcpu);
 // Makes guest memory written by Lamina visible to a guest with caches off.
 void publish_guest_memory(std::uintptr_t address, std::uint64_t size);
+// Zeroes memory for a guest, all the way to RAM (a guest reading with its
+// caches off must not find a previous owner's data there).
+void zero_guest_memory(std::uintptr_t address, std::uint64_t size);
 // Makes code written into guest memory visible to instruction fetch.
 void publish_instructions();
 // Lamina has no VM left to run (the board powers off if so configured).
