@@ -29,7 +29,7 @@ CACHE_DIR="$OUT_DIR/cache"
 
 ARCH=arm64
 KERNEL_META=linux-image-cloud-arm64   # depends on linux-image-<abi>-cloud-arm64
-BUSYBOX_PACKAGE=busybox-static
+BUSYBOX_PACKAGE="busybox-static"
 
 # Modules shipped in the initramfs (their dependencies come along). Names
 # as the kernel knows them: '-' and '_' are the same.
@@ -104,7 +104,7 @@ ensure_arm64_architecture() {
   fi
 }
 
-# Downloads package $1 version $2 into the cache.
+# Downloads package $1 version $2 into the cache; fails if apt cannot.
 download() {
   local package=$1 version=$2 dir
   dir=$(mktemp -d "$WORK/download.XXXXXX")
@@ -114,11 +114,31 @@ download() {
     chown _apt "$dir"
   fi
   log "downloading $package $version ($ARCH)"
-  (cd "$dir" && apt-get download -q "$package:$ARCH=$version")
+  (cd "$dir" && apt-get download -q "$package:$ARCH=$version") || return 1
   local debs=("$dir"/*.deb)
   [[ ${#debs[@]} -eq 1 && -s ${debs[0]} ]] || die "apt-get download $package left no .deb"
   mkdir -p "$CACHE_DIR"
   mv "${debs[0]}" "$CACHE_DIR/${package}_${version//:/%3a}_$ARCH.deb"
+}
+
+# Both packages in the cache. Should the mirror no longer have the versions
+# apt's lists name (lists older than a security update), update them once
+# and try again.
+fetch_packages() {
+  local attempt
+  for attempt in 1 2; do
+    if { cached_deb "$KERNEL_PACKAGE" "$KERNEL_VERSION" >/dev/null ||
+           download "$KERNEL_PACKAGE" "$KERNEL_VERSION"; } &&
+       { cached_deb "$BUSYBOX_PACKAGE" "$BUSYBOX_VERSION" >/dev/null ||
+           download "$BUSYBOX_PACKAGE" "$BUSYBOX_VERSION"; }; then
+      return 0
+    fi
+    [[ $attempt -eq 1 ]] || break
+    log "download failed: apt-get update, then once more"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
+    resolve_packages || die "apt knows no $KERNEL_META:$ARCH or $BUSYBOX_PACKAGE:$ARCH after apt-get update"
+  done
+  die "could not download $KERNEL_PACKAGE $KERNEL_VERSION and $BUSYBOX_PACKAGE $BUSYBOX_VERSION"
 }
 
 # Drops cached packages other than the ones in use.
@@ -263,7 +283,7 @@ install_modules() {
 visit_module() {
   local tree=$1 module=$2 dep
   case "${MODULE_STATE[$module]:-}" in
-    done) return 0 ;;
+    "done") return 0 ;;
     visiting) die "module dependency cycle through $module" ;;
   esac
   [[ -n ${MODULE_PATH[$module]:-} ]] || die "module $module (a dependency) is not in the kernel package"
@@ -272,7 +292,7 @@ visit_module() {
   for dep in ${MODULE_DEPS[$module]}; do
     visit_module "$tree" "${dep//-/_}"
   done
-  MODULE_STATE[$module]=done
+  MODULE_STATE[$module]="done"
   MODULE_ORDER+=("$module")
 }
 
@@ -335,14 +355,9 @@ build_initramfs() {
 build() {
   local inputs=$1
   local kernel_deb busybox_deb
-  kernel_deb=$(cached_deb "$KERNEL_PACKAGE" "$KERNEL_VERSION") || {
-    download "$KERNEL_PACKAGE" "$KERNEL_VERSION"
-    kernel_deb=$(cached_deb "$KERNEL_PACKAGE" "$KERNEL_VERSION")
-  }
-  busybox_deb=$(cached_deb "$BUSYBOX_PACKAGE" "$BUSYBOX_VERSION") || {
-    download "$BUSYBOX_PACKAGE" "$BUSYBOX_VERSION"
-    busybox_deb=$(cached_deb "$BUSYBOX_PACKAGE" "$BUSYBOX_VERSION")
-  }
+  fetch_packages
+  kernel_deb=$(cached_deb "$KERNEL_PACKAGE" "$KERNEL_VERSION") || die "no $KERNEL_PACKAGE in $CACHE_DIR"
+  busybox_deb=$(cached_deb "$BUSYBOX_PACKAGE" "$BUSYBOX_VERSION") || die "no $BUSYBOX_PACKAGE in $CACHE_DIR"
 
   log "unpacking $(basename "$kernel_deb") and $(basename "$busybox_deb")"
   dpkg-deb -x "$kernel_deb" "$WORK/kernel"

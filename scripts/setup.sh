@@ -4,9 +4,11 @@
 #   scripts/setup.sh [--no-build]
 #
 # Idempotent: installs only the packages that are missing (as root, or with
-# sudo), then configures the build directory ($LAMINA_BUILD_DIR, default
-# build/) with Ninja and builds everything: the hypervisor image, the test
-# guests, the host tools and the tests.
+# sudo), builds the Linux guest images into images/linux/ (Debian's arm64
+# kernel and a BusyBox initramfs: scripts/build-guest-images.sh, which does
+# nothing when they are up to date), then configures the build directory
+# ($LAMINA_BUILD_DIR, default build/) with Ninja and builds everything: the
+# hypervisor image, the test guests, the host tools and the tests.
 set -euo pipefail
 
 REPO_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -17,7 +19,8 @@ PACKAGES=(
   g++-aarch64-linux-gnu binutils-aarch64-linux-gnu
   qemu-system-arm device-tree-compiler gdb-multiarch
   libgtest-dev libgmock-dev nlohmann-json3-dev libcli11-dev libfmt-dev
-  python3
+  python3 cpio
+  clang libclang-rt-14-dev
 )
 
 log() { printf 'setup: %s\n' "$*"; }
@@ -57,11 +60,11 @@ install_packages() {
     apt-get install -y -q --no-install-recommends "${missing[@]}"
 }
 
-# Guest images that are not built here (Debian's arm64 kernel and a BusyBox
-# initramfs, to run Linux as a Lamina guest) will be fetched into images/ by
-# this step. Not implemented yet: nothing uses them so far.
+# The Linux guest images (Debian's arm64 cloud kernel, a BusyBox initramfs
+# with guests/linux/): downloaded with apt and built into images/linux/, or
+# $LAMINA_IMAGES_DIR. Up to date images are left alone, without network.
 fetch_guest_images() {
-  :
+  "$REPO_DIR/scripts/build-guest-images.sh"
 }
 
 configure_and_build() {
@@ -78,7 +81,7 @@ main() {
   case "${1:-}" in
     "") ;;
     --no-build) build=0 ;;
-    -h|--help) sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; return 0 ;;
+    -h|--help) sed -n '2,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; return 0 ;;
     *) log "unknown option: $1 (try --help)" >&2; return 2 ;;
   esac
   install_packages

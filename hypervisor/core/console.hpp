@@ -64,7 +64,7 @@ public:
     void flush();
 
 private:
-    static constexpr std::size_t kLineCapacity = 200;
+    static constexpr std::size_t kLineCapacity = 400;
     char prefix_[40]{};
     std::size_t prefix_length_{0};
     char line_[kLineCapacity]{};

@@ -598,6 +598,7 @@ def self_test() -> int:
             scenario_path.write_text(json.dumps(scenario))
             record_path = root / f"{name}.record.json"
             env = dict(os.environ, LAMINA_QEMU=str(root / "qemu"),
+                       LAMINA_IMAGES_DIR=str(root / "images"),
                        FAKE_QEMU_PLAN=json.dumps(plan), FAKE_QEMU_RECORD=str(record_path))
             t0 = time.monotonic()
             result = subprocess.run(
@@ -644,7 +645,7 @@ def self_test() -> int:
             if not record["children"]:
                 problems.append("fake QEMU started no child")
             bundle_args = json.loads((root / "work" / "bundle.bin.args.json").read_text())
-            if bundle_args["dirs"] != [str(build / "guests"), str(root)]:
+            if bundle_args["dirs"] != [str(build / "guests"), str(root), str(root / "images")]:
                 problems.append(f"unexpected --search-dir list {bundle_args['dirs']}")
             if bundle_args["vms"] != [hello_vm]:
                 problems.append(f"vms not passed through: {bundle_args['vms']}")
@@ -720,7 +721,8 @@ def self_test() -> int:
              [["initrd"]], True)
         case("bundle_tool_fails",
              {"vms": [dict(hello_vm, kernel="missing.bin")], "expect": ["x"]},
-             [], False, ["ERROR", "missing.bin not found"])
+             [], False, ["ERROR", "missing.bin not found",
+                         f"the Linux guest images are missing from {root / 'images'}"])
         case("bad_scenario",
              {"vms": [hello_vm], "expects": ["typo"]},
              [], False, ["ERROR", "unknown key(s) expects"])

@@ -12,6 +12,7 @@ if [ ! -s "$dir/modules.list" ]; then
 fi
 wanted=0
 loaded=0
+# shellcheck disable=SC2013 # one module name per line
 for module in $(cat "$dir/modules.list"); do
     wanted=$((wanted + 1))
     modprobe "$module" || { echo "lamina-test: FAIL modprobe $module"; verdict=FAIL; }
