@@ -166,9 +166,28 @@ bool take_off_cpu(Vcpu& vcpu, Disposition disposition) {
     return false;
 }
 
+// Caller holds the lock. True when no vCPU of `vm` is running or runnable.
+bool all_vcpus_waiting(const Vm& vm) {
+    for (std::uint32_t index = 0; index < vm.vcpu_count; ++index) {
+        const VcpuRunState state = vm.vcpus[index].run_state;
+        if (state == VcpuRunState::running || state == VcpuRunState::runnable) return false;
+    }
+    return true;
+}
+
 [[noreturn]] void leave(Vcpu& vcpu, Disposition disposition) {
     Vm& vm = *vcpu.vm;
     if (take_off_cpu(vcpu, disposition)) vm_manager::finish_stop(vm);
+    if (disposition == Disposition::wait) {
+        bool idle = false;
+        {
+            const LockGuard guard{g_lock};
+            idle = vm.state == VmState::running && all_vcpus_waiting(vm);
+        }
+        // The whole VM waits for input: its output is complete, so show a
+        // partial line such as a shell prompt.
+        if (idle) vm.uart.flush();
+    }
     run_this_cpu();
 }
 

@@ -134,9 +134,6 @@ void handle_wait(Vcpu& vcpu, GuestRegisters& registers, std::uint64_t esr) {
         scheduler::yield(vcpu);
     } else {
         vcpu.count_exit(ExitReason::wfi);
-        // A guest that goes idle has finished its output: show a partial
-        // line such as a shell prompt.
-        vcpu.vm->uart.flush();
         scheduler::wait_for_interrupt(vcpu);
     }
 }
