@@ -376,7 +376,22 @@ bool VirtualGic::router_access(MmioAccess& access, std::uint32_t spi_index) {
     return true;
 }
 
+// Identification registers never change: answered without the lock, as
+// guests read them often (every GICD_TYPER probe).
+bool VirtualGic::read_identification(MmioAccess& access) const {
+    switch (access.offset) {
+        case kGicdTyper:
+            // ITLinesNumber, 10 INTID bits (IDbits = 9), no LPIs, one security state.
+            access.value = (kInterruptIdLimit / 32 - 1) | (9u << 19);
+            return true;
+        case kGicdIidr: access.value = kImplementerArm; return true;
+        case kPeripheralId2: access.value = kArchitectureRevision3; return true;
+        default: return false;
+    }
+}
+
 bool VirtualGic::distributor_access(MmioAccess& access) {
+    if (!access.is_write && read_identification(access)) return true;
     const LockGuard guard{lock_};
     const std::uint64_t offset = access.offset;
     if (offset == kGicdCtlr) {

@@ -113,6 +113,7 @@ public:
 
 private:
     [[nodiscard]] bool deliverable(const VirtualInterrupt& irq) const;
+    [[nodiscard]] bool read_identification(MmioAccess& access) const;
     // Candidates: per vCPU, one bit per INTID that may be deliverable there.
     // Set on every change that can make an interrupt deliverable, cleared
     // lazily by the scans, so those look only at a few interrupts.

@@ -38,7 +38,7 @@ std::uint64_t faulting_guest_address() {
     return page | (sysreg::far_el2::read() & 0xfff);
 }
 
-[[noreturn]] void stop_vm_with_report(Vcpu& vcpu, const FormatBuffer& report) {
+[[noreturn, gnu::cold]] void stop_vm_with_report(Vcpu& vcpu, const FormatBuffer& report) {
     log::error("vm {}: {}", vcpu.vm->name(), report.view());
     vm_manager::destroy(*vcpu.vm, "stopped after a fault (see the report above)");
     scheduler::leave_stopped(vcpu);
@@ -63,32 +63,42 @@ std::uint64_t extend_loaded_value(std::uint64_t value, const DataAbort& abort) {
     return value;
 }
 
+// The reports that stop a VM, kept out of line so the emulation path stays short.
+[[noreturn, gnu::cold, gnu::noinline]] void stop_for_access_outside(Vcpu& vcpu, const GuestRegisters& registers,
+                                                                   std::uint64_t esr, GuestPhysAddr address) {
+    FormatBuffer report;
+    format_to(report, "{} at guest address {} is outside its memory and devices (PC {}, ESR {})",
+              DataAbort{syndrome(esr)}.is_write() ? "write" : "read", address, Hex{registers.pc}, Hex{esr});
+    stop_vm_with_report(vcpu, report);
+}
+
+[[noreturn, gnu::cold, gnu::noinline]] void stop_for_undecodable_access(Vcpu& vcpu, const GuestRegisters& registers,
+                                                                       std::uint64_t esr, GuestPhysAddr address) {
+    FormatBuffer report;
+    format_to(report, "device access at {} without a syndrome to emulate it (PC {}, ESR {})", address,
+              Hex{registers.pc}, Hex{esr});
+    stop_vm_with_report(vcpu, report);
+}
+
+[[noreturn, gnu::cold, gnu::noinline]] void stop_for_unsupported_access(Vcpu& vcpu, const GuestRegisters& registers,
+                                                                       const MmioAccess& access) {
+    FormatBuffer report;
+    format_to(report, "unsupported {}-byte {} at device offset {} (PC {})", access.size,
+              access.is_write ? "write" : "read", Hex{access.offset}, Hex{registers.pc});
+    stop_vm_with_report(vcpu, report);
+}
+
 void handle_data_abort(Vcpu& vcpu, GuestRegisters& registers, std::uint64_t esr) {
     const DataAbort abort{syndrome(esr)};
     const GuestPhysAddr address{faulting_guest_address()};
     MmioRegion* region = vcpu.vm->find_mmio(address);
-    if (region == nullptr) {
-        FormatBuffer report;
-        format_to(report, "{} at guest address {} is outside its memory and devices (PC {}, ESR {})",
-                  abort.is_write() ? "write" : "read", address, Hex{registers.pc}, Hex{esr});
-        stop_vm_with_report(vcpu, report);
-    }
-    if (!abort.is_valid()) {
-        FormatBuffer report;
-        format_to(report, "device access at {} without a syndrome to emulate it (PC {}, ESR {})", address,
-                  Hex{registers.pc}, Hex{esr});
-        stop_vm_with_report(vcpu, report);
-    }
+    if (region == nullptr) stop_for_access_outside(vcpu, registers, esr, address);
+    if (!abort.is_valid()) stop_for_undecodable_access(vcpu, registers, esr, address);
     const std::uint64_t offset = address - region->range.base;
     if (region->device->shows_list_register_state(offset)) virtual_cpu_interface::sync(vcpu);
     MmioAccess access{offset, abort.access_size(), abort.is_write(),
                       abort.is_write() ? read_guest_register(registers, abort.register_index()) : 0};
-    if (!region->device->access(access)) {
-        FormatBuffer report;
-        format_to(report, "unsupported {}-byte {} at device offset {} (PC {})", access.size,
-                  access.is_write ? "write" : "read", Hex{access.offset}, Hex{registers.pc});
-        stop_vm_with_report(vcpu, report);
-    }
+    if (!region->device->access(access)) stop_for_unsupported_access(vcpu, registers, access);
     if (!abort.is_write() && abort.register_index() != 31)
         registers.x[abort.register_index()] = extend_loaded_value(access.value, abort);
     registers.pc += 4;
@@ -172,7 +182,7 @@ extern "C" GuestRegisters* handle_guest_synchronous(GuestRegisters* registers) {
             vcpu.count_exit(ExitReason::fault);
             stop_for_unexpected_trap(vcpu, *registers, esr);
     }
-    virtual_cpu_interface::refresh(vcpu);
+    virtual_cpu_interface::refresh_if_needed(vcpu);
     return registers;
 }
 
@@ -182,7 +192,7 @@ extern "C" GuestRegisters* handle_guest_irq(GuestRegisters* registers) {
     vcpu.count_exit(ExitReason::interrupt);
     const bool timer_fired = arch::handle_cpu_interrupts();
     scheduler::after_interrupts(vcpu, timer_fired);
-    arch::virtual_cpu_interface::refresh(vcpu);
+    arch::virtual_cpu_interface::refresh_if_needed(vcpu);
     return registers;
 }
 

@@ -158,7 +158,6 @@ void put(Vcpu& vcpu) {
 }
 
 void refresh(Vcpu& vcpu) {
-    if (!vcpu.list_registers_emptied && !vcpu.interrupts_changed.load(std::memory_order_relaxed)) return;
     vcpu.list_registers_emptied = false;
     vcpu.interrupts_changed.store(false, std::memory_order_relaxed);
     VirtualGic& gic = vcpu.vm->gic;

@@ -5,9 +5,7 @@
 
 #include <cstdint>
 
-namespace lamina {
-class Vcpu;
-}
+#include "core/vcpu.hpp"
 
 namespace lamina::arch::virtual_cpu_interface {
 
@@ -19,6 +17,10 @@ void put(Vcpu& vcpu);
 // Before returning to the guest: if its interrupts changed, returns list
 // register contents to the virtual GIC and refills them by priority.
 void refresh(Vcpu& vcpu);
+// The check for it, inline on every exit path; the work is out of line.
+inline void refresh_if_needed(Vcpu& vcpu) {
+    if (vcpu.list_registers_emptied || vcpu.interrupts_changed.load(std::memory_order_relaxed)) refresh(vcpu);
+}
 // Brings list register state back into the virtual GIC (before emulating a
 // GIC register access or deciding whether WFI should wait).
 void sync(Vcpu& vcpu);
