@@ -10,29 +10,30 @@ void Vm::set_name(std::string_view name) {
     std::copy_n(name.begin(), name_length_, name_.begin());
 }
 
-std::optional<HostPhysAddr> Vm::host_address(GuestPhysAddr address) const {
+const MemoryExtent* Vm::extent_of(GuestPhysAddr address) const {
     for (std::size_t i = 0; i < extent_count; ++i) {
-        const MemoryExtent& extent = extents[i];
-        if (GuestPhysRange{extent.guest, extent.size}.contains(address))
-            return extent.host + (address - extent.guest);
+        if (GuestPhysRange{extents[i].guest, extents[i].size}.contains(address)) return &extents[i];
     }
-    return std::nullopt;
+    return nullptr;
+}
+
+std::optional<HostPhysAddr> Vm::host_address(GuestPhysAddr address) const {
+    const MemoryExtent* extent = extent_of(address);
+    if (extent == nullptr) return std::nullopt;
+    return extent->host + (address - extent->guest);
 }
 
 Status Vm::copy_to_guest(GuestPhysAddr destination, ByteSpan bytes) {
     if (!ram.contains(GuestPhysRange{destination, bytes.size()})) return Error{"copy outside guest RAM"};
     while (!bytes.empty()) {
-        const auto host = host_address(destination);
-        if (!host) return Error{"guest RAM has no backing"};
-        // Stay within one extent per step.
-        std::uint64_t chunk = bytes.size();
-        for (std::size_t i = 0; i < extent_count; ++i) {
-            const MemoryExtent& extent = extents[i];
-            if (GuestPhysRange{extent.guest, extent.size}.contains(destination))
-                chunk = std::min<std::uint64_t>(chunk, extent.size - (destination - extent.guest));
-        }
-        std::memcpy(reinterpret_cast<void*>(host->value()), bytes.data(), chunk);
-        arch::publish_guest_memory(host->value(), chunk);
+        const MemoryExtent* extent = extent_of(destination);
+        if (extent == nullptr) return Error{"guest RAM has no backing"};
+        // Stay within one extent per step: they are not contiguous in host memory.
+        const std::uint64_t offset = destination - extent->guest;
+        const std::uint64_t chunk = std::min<std::uint64_t>(bytes.size(), extent->size - offset);
+        const HostPhysAddr host = extent->host + offset;
+        std::memcpy(reinterpret_cast<void*>(host.value()), bytes.data(), chunk);
+        arch::publish_guest_memory(host.value(), chunk);
         bytes = bytes.subspan(chunk);
         destination += chunk;
     }

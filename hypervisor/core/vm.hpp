@@ -99,6 +99,8 @@ public:
     std::uint32_t virtual_timer_interrupt{0};  // INTID of the EL1 virtual timer, linked to hardware
 
 private:
+    [[nodiscard]] const MemoryExtent* extent_of(GuestPhysAddr address) const;
+
     std::array<char, 32> name_{};
     std::size_t name_length_{0};
 };

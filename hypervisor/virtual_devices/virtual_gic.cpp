@@ -24,7 +24,6 @@ constexpr std::uint64_t kGicrCtlr = 0x0000;
 constexpr std::uint64_t kGicrIidr = 0x0004;
 constexpr std::uint64_t kGicrTyper = 0x0008;
 constexpr std::uint64_t kGicrWaker = 0x0014;
-constexpr std::uint64_t kSgiFrame = 0x1'0000;
 
 constexpr std::uint32_t kCtlrEnableGroup0 = 1u << 0;
 constexpr std::uint32_t kCtlrEnableGroup1 = 1u << 1;
@@ -485,10 +484,10 @@ bool VirtualGic::redistributor_access(MmioAccess& access) {
     MmioAccess local = access;
     local.offset = access.offset % kRedistributorStride;
     bool handled = true;
-    if (local.offset < kSgiFrame) {
+    if (local.offset < kRedistributorSgiFrame) {
         handled = redistributor_frame_access(local, vcpu);
     } else {
-        local.offset -= kSgiFrame;
+        local.offset -= kRedistributorSgiFrame;
         // Only the first register of each bank and two ICFGRs exist here.
         const bool beyond_private = (local.offset >= kBankStart && local.offset < kBankEnd && local.offset % 0x80 >= 4) ||
                                     (local.offset >= kPriorityStart + kPrivateInterruptCount && local.offset < kPriorityEnd) ||

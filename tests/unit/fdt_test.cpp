@@ -6,13 +6,12 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
-#include <fstream>
-#include <iterator>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "core/fdt_writer.hpp"
+#include "test_data.hpp"
 
 namespace lamina::fdt {
 namespace {
@@ -21,16 +20,9 @@ using namespace std::string_view_literals;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-using Blob = std::vector<std::byte>;
+using test::Blob;
 
-[[nodiscard]] Blob load_fixture(const std::string& name) {
-    std::ifstream file{std::string{LAMINA_TEST_DATA} + "/" + name, std::ios::binary};
-    EXPECT_TRUE(file.good()) << "missing fixture " << name;
-    const std::vector<char> chars{std::istreambuf_iterator<char>{file}, std::istreambuf_iterator<char>{}};
-    Blob blob(chars.size());
-    std::transform(chars.begin(), chars.end(), blob.begin(), [](char c) { return static_cast<std::byte>(c); });
-    return blob;
-}
+using test::load_fixture;
 
 [[nodiscard]] std::uint32_t get_be32(const Blob& blob, std::size_t offset) {
     return load_be<std::uint32_t>(blob, offset).value();

@@ -5,8 +5,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <fstream>
-#include <iterator>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -14,6 +12,7 @@
 
 #include "core/fdt.hpp"
 #include "core/fdt_writer.hpp"
+#include "test_data.hpp"
 
 namespace lamina {
 namespace {
@@ -21,16 +20,9 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-using Blob = std::vector<std::byte>;
+using test::Blob;
 
-[[nodiscard]] Blob load_fixture(const std::string& name) {
-    std::ifstream file{std::string{LAMINA_TEST_DATA} + "/" + name, std::ios::binary};
-    EXPECT_TRUE(file.good()) << "missing fixture " << name;
-    const std::vector<char> chars{std::istreambuf_iterator<char>{file}, std::istreambuf_iterator<char>{}};
-    Blob blob(chars.size());
-    std::transform(chars.begin(), chars.end(), blob.begin(), [](char c) { return static_cast<std::byte>(c); });
-    return blob;
-}
+using test::load_fixture;
 
 MATCHER_P2(IsRange, base, size, "") {
     return arg.base == HostPhysAddr{static_cast<std::uint64_t>(base)} && arg.size == static_cast<std::uint64_t>(size);
