@@ -17,4 +17,6 @@ set(LAMINA_CORE_SOURCES
     ${LAMINA_CORE_DIR}/../virtual_devices/virtqueue.cpp
     ${LAMINA_CORE_DIR}/../virtual_devices/virtio_mmio.cpp
     ${LAMINA_CORE_DIR}/../virtual_devices/virtio_console.cpp
+    ${LAMINA_CORE_DIR}/../virtual_devices/virtual_switch.cpp
+    ${LAMINA_CORE_DIR}/../virtual_devices/virtio_net.cpp
 )
