@@ -19,4 +19,7 @@ set(LAMINA_CORE_SOURCES
     ${LAMINA_CORE_DIR}/../virtual_devices/virtio_console.cpp
     ${LAMINA_CORE_DIR}/../virtual_devices/virtual_switch.cpp
     ${LAMINA_CORE_DIR}/../virtual_devices/virtio_net.cpp
+    ${LAMINA_CORE_DIR}/../virtual_devices/virtio_block.cpp
+    ${LAMINA_CORE_DIR}/../virtual_devices/ram_disk.cpp
+    ${LAMINA_CORE_DIR}/../virtual_devices/disk_slice.cpp
 )
