@@ -1,6 +1,7 @@
 #include "bundle.hpp"
 
 #include <algorithm>
+#include <array>
 #include <optional>
 
 #include "crc32.hpp"
@@ -38,6 +39,9 @@ struct Header final {
     std::uint64_t vm_table_offset{0};
     std::uint64_t total_size{0};
     std::uint32_t metadata_crc32{0};
+    std::uint32_t network_count{0};
+    std::uint32_t device_count{0};
+    std::uint32_t uplink_network{0};  // 0 = none, else 1 + network index
 };
 
 [[nodiscard]] Header read_header(ByteSpan bytes) {
@@ -49,6 +53,9 @@ struct Header final {
         .vm_table_offset = field<std::uint64_t>(bytes, wire::header::kVmTableOffset),
         .total_size = field<std::uint64_t>(bytes, wire::header::kTotalSize),
         .metadata_crc32 = field<std::uint32_t>(bytes, wire::header::kMetadataCrc32),
+        .network_count = field<std::uint32_t>(bytes, wire::header::kNetworkCount),
+        .device_count = field<std::uint32_t>(bytes, wire::header::kDeviceCount),
+        .uplink_network = field<std::uint32_t>(bytes, wire::header::kUplinkNetwork),
     };
 }
 
@@ -60,10 +67,15 @@ struct Header final {
 
 // Version, sizes and counts: everything that fixes how to read the rest.
 [[nodiscard]] Status check_layout(const Header& header) {
-    if (header.version != wire::kVersion) return Error{"boot bundle version is not 1"};
+    if (header.version != wire::kVersion) return Error{"boot bundle version is not 2"};
     if (header.header_size != wire::kHeaderSize) return Error{"boot bundle header_size is not 64"};
     if (header.vm_record_size != wire::kVmRecordSize) return Error{"boot bundle vm_record_size is not 128"};
     if (header.vm_count > wire::kMaxVmCount) return Error{"boot bundle vm_count exceeds 64"};
+    if (header.network_count > wire::kMaxNetworkCount) return Error{"boot bundle network_count exceeds 16"};
+    if (header.device_count > wire::kMaxDeviceCount) return Error{"boot bundle device_count exceeds 256"};
+    // 0 is "no uplink"; 1..network_count name a network.
+    if (header.uplink_network > header.network_count)
+        return Error{"boot bundle uplink_network names a network past network_count"};
     return {};
 }
 
@@ -73,10 +85,19 @@ struct Header final {
     if (header.vm_table_offset < header.header_size) return Error{"boot bundle VM table overlaps the header"};
     if (!is_aligned(header.vm_table_offset, wire::kVmTableAlignment))
         return Error{"boot bundle VM table offset is not 8-byte aligned"};
-    // Written as subtractions so hostile values cannot wrap around.
-    const std::uint64_t table_size = std::uint64_t{header.vm_count} * wire::kVmRecordSize;
-    if (header.vm_table_offset > header.total_size || table_size > header.total_size - header.vm_table_offset)
+    // Written as subtractions so hostile values cannot wrap around. The
+    // counts are already bounded, so the table sizes cannot.
+    const std::uint64_t vm_table_size = std::uint64_t{header.vm_count} * wire::kVmRecordSize;
+    if (header.vm_table_offset > header.total_size || vm_table_size > header.total_size - header.vm_table_offset)
         return Error{"boot bundle VM table extends past total_size"};
+    const std::uint64_t network_table_offset = header.vm_table_offset + vm_table_size;
+    const std::uint64_t network_table_size = std::uint64_t{header.network_count} * wire::kNetworkRecordSize;
+    if (network_table_size > header.total_size - network_table_offset)
+        return Error{"boot bundle network table extends past total_size"};
+    const std::uint64_t device_table_offset = network_table_offset + network_table_size;
+    const std::uint64_t device_table_size = std::uint64_t{header.device_count} * wire::kDeviceRecordSize;
+    if (device_table_size > header.total_size - device_table_offset)
+        return Error{"boot bundle device table extends past total_size"};
     return {};
 }
 
@@ -111,7 +132,7 @@ constexpr PayloadField kCmdlineField{
     .stray_offset = Error{"cmdline_size is zero but cmdline_offset is not"},
 };
 
-// A payload must sit after the VM table (it may not alias metadata) and end
+// A payload must sit after the device table (it may not alias metadata) and end
 // within total_size. Payloads may overlap each other: VMs can share a kernel.
 // An absent payload (size 0) must have offset 0 too, so stray values stand out.
 [[nodiscard]] Result<ByteSpan> payload(ByteSpan bundle, std::uint64_t payload_area_start, ByteSpan record,
@@ -128,17 +149,46 @@ constexpr PayloadField kCmdlineField{
     return bundle.subspan(offset, size);
 }
 
-[[nodiscard]] Result<std::string_view> decode_name(ByteSpan record) {
-    const ByteSpan field_bytes = record.subspan(wire::record::kName, wire::kNameFieldSize);
+// The text of a NUL-padded name field, up to its first NUL (all of it if none).
+[[nodiscard]] std::string_view padded_text(ByteSpan field_bytes) {
     const auto terminator =
         std::find_if(field_bytes.begin(), field_bytes.end(), [](std::byte b) { return b == std::byte{0}; });
-    if (terminator == field_bytes.end()) return Error{"VM name is not NUL-terminated"};
-    if (!all_zero(ByteSpan{terminator, field_bytes.end()})) return Error{"VM name has bytes after its NUL terminator"};
-    const std::string_view name =
-        as_text(field_bytes.first(static_cast<std::size_t>(terminator - field_bytes.begin())));
-    if (name.empty()) return Error{"VM name is empty"};
-    if (!wire::is_valid_name(name)) return Error{"VM name has characters outside [A-Za-z0-9._-]"};
+    return as_text(field_bytes.first(static_cast<std::size_t>(terminator - field_bytes.begin())));
+}
+
+// How to complain about one kind of name field (VM or network).
+struct NameErrors final {
+    Error unterminated;
+    Error bytes_after_nul;
+    Error empty;
+    Error bad_characters;
+};
+
+constexpr NameErrors kVmNameErrors{
+    .unterminated = Error{"VM name is not NUL-terminated"},
+    .bytes_after_nul = Error{"VM name has bytes after its NUL terminator"},
+    .empty = Error{"VM name is empty"},
+    .bad_characters = Error{"VM name has characters outside [A-Za-z0-9._-]"},
+};
+constexpr NameErrors kNetworkNameErrors{
+    .unterminated = Error{"boot bundle network name is not NUL-terminated (longer than 15 characters)"},
+    .bytes_after_nul = Error{"boot bundle network name has bytes after its NUL terminator"},
+    .empty = Error{"boot bundle network name is empty"},
+    .bad_characters = Error{"boot bundle network name has characters outside [A-Za-z0-9._-]"},
+};
+
+// A name from the safe charset, then NUL bytes to the end of the field.
+[[nodiscard]] Result<std::string_view> decode_padded_name(ByteSpan field_bytes, const NameErrors& errors) {
+    const std::string_view name = padded_text(field_bytes);
+    if (name.size() == field_bytes.size()) return errors.unterminated;
+    if (!all_zero(field_bytes.subspan(name.size()))) return errors.bytes_after_nul;
+    if (name.empty()) return errors.empty;
+    if (!wire::is_valid_name(name)) return errors.bad_characters;
     return name;
+}
+
+[[nodiscard]] Result<std::string_view> decode_name(ByteSpan record) {
+    return decode_padded_name(record.subspan(wire::record::kName, wire::kNameFieldSize), kVmNameErrors);
 }
 
 [[nodiscard]] Result<std::string_view> decode_cmdline(ByteSpan bundle, std::uint64_t payload_area_start,
@@ -162,14 +212,201 @@ constexpr PayloadField kCmdlineField{
     return {};
 }
 
+// ---------------------------------------------------------------- networks and devices
+
+[[nodiscard]] ByteSpan table_record(ByteSpan table, std::size_t index, std::size_t record_size) {
+    return table.subspan(index * record_size, record_size);
+}
+
+// Network names are whole-bundle metadata: NICs and the uplink refer to them
+// by index, so a bad one rejects the bundle.
+[[nodiscard]] Status check_network_table(ByteSpan table) {
+    const std::size_t count = table.size() / wire::kNetworkRecordSize;
+    for (std::size_t i = 0; i < count; ++i) {
+        const ByteSpan record = table_record(table, i, wire::kNetworkRecordSize);
+        const auto name =
+            decode_padded_name(record.subspan(wire::network_record::kName, wire::kNetworkNameFieldSize),
+                               kNetworkNameErrors);
+        if (!name) return name.error();
+        if (!all_zero(record.subspan(wire::network_record::kReserved, wire::network_record::kReservedSize)))
+            return Error{"boot bundle network record reserved bytes are not zero"};
+        for (std::size_t earlier = 0; earlier < i; ++earlier) {
+            const ByteSpan other = table_record(table, earlier, wire::kNetworkRecordSize);
+            if (padded_text(other.first(wire::kNetworkNameFieldSize)) == *name)
+                return Error{"boot bundle network name repeats an earlier network's name"};
+        }
+    }
+    return {};
+}
+
+// A device belongs to a VM by index; one pointing past the VM table cannot be
+// blamed on any VM, so it rejects the bundle.
+[[nodiscard]] Status check_device_owners(ByteSpan table, std::uint32_t vm_count) {
+    const std::size_t count = table.size() / wire::kDeviceRecordSize;
+    for (std::size_t i = 0; i < count; ++i)
+        if (field<std::uint32_t>(table_record(table, i, wire::kDeviceRecordSize), wire::device_record::kVmIndex) >=
+            vm_count)
+            return Error{"boot bundle device vm_index is not below vm_count"};
+    return {};
+}
+
+constexpr std::size_t kMacSize = std::tuple_size_v<decltype(NicSpec::mac)>;
+
+[[nodiscard]] Result<NicSpec> decode_nic(ByteSpan record, std::uint32_t network_count) {
+    namespace field_at = wire::device_record;
+    if (field<std::uint32_t>(record, field_at::kFlags) != 0) return Error{"NIC flags are not zero (reserved)"};
+    // Everything after the MAC is unused by NICs: its padding, the disk fields, the reserved bytes.
+    if (!all_zero(record.subspan(field_at::kMac + kMacSize)))
+        return Error{"NIC record unused bytes are not zero"};
+    NicSpec nic{.network = field<std::uint32_t>(record, field_at::kNetwork)};
+    if (nic.network >= network_count) return Error{"NIC network index is not below network_count"};
+    for (std::size_t i = 0; i < kMacSize; ++i) nic.mac[i] = field<std::uint8_t>(record, field_at::kMac + i);
+    if ((nic.mac[0] & 1u) != 0) return Error{"NIC MAC address is multicast (bit 0 of its first byte is set)"};
+    if (std::all_of(nic.mac.begin(), nic.mac.end(), [](std::uint8_t b) { return b == 0; }))
+        return Error{"NIC MAC address is all zero"};
+    return nic;
+}
+
+[[nodiscard]] Result<DiskSpec> decode_disk(ByteSpan record) {
+    namespace field_at = wire::device_record;
+    const auto flags = field<std::uint32_t>(record, field_at::kFlags);
+    if ((flags & ~wire::kDiskFlagReadOnly) != 0) return Error{"disk flags have bits other than read-only set"};
+    const auto backing = field<std::uint32_t>(record, field_at::kBacking);
+    if (backing != static_cast<std::uint32_t>(DiskBacking::ram) &&
+        backing != static_cast<std::uint32_t>(DiskBacking::board_disk))
+        return Error{"disk backing is not 1 (RAM) or 2 (board disk)"};
+    // Unused by disks: the 12 bytes between the backing and the offset, and the reserved bytes.
+    constexpr std::size_t kAfterBacking = field_at::kBacking + sizeof(std::uint32_t);
+    if (!all_zero(record.subspan(kAfterBacking, field_at::kOffset - kAfterBacking)) ||
+        !all_zero(record.subspan(field_at::kReserved, field_at::kReservedSize)))
+        return Error{"disk record unused bytes are not zero"};
+    const DiskSpec disk{
+        .backing = static_cast<DiskBacking>(backing),
+        .offset_bytes = field<std::uint64_t>(record, field_at::kOffset),
+        .size_bytes = field<std::uint64_t>(record, field_at::kSize),
+        .read_only = (flags & wire::kDiskFlagReadOnly) != 0,
+    };
+    if (disk.size_bytes == 0 || !is_aligned(disk.size_bytes, wire::kDiskSectorSize))
+        return Error{"disk size is not a non-zero multiple of 512"};
+    if (!is_aligned(disk.offset_bytes, wire::kDiskSectorSize)) return Error{"disk offset is not a multiple of 512"};
+    if (disk.backing == DiskBacking::ram && disk.offset_bytes != 0) return Error{"RAM disk offset is not zero"};
+    if (disk.offset_bytes > ~std::uint64_t{0} - disk.size_bytes) return Error{"disk slice end overflows 64 bits"};
+    return disk;
+}
+
+[[nodiscard]] bool is_board_slice(const DiskSpec& disk) { return disk.backing == DiskBacking::board_disk; }
+
+[[nodiscard]] bool slices_overlap(const DiskSpec& a, const DiskSpec& b) {
+    // decode_disk() proved neither end wraps.
+    return is_board_slice(a) && is_board_slice(b) && a.offset_bytes < b.offset_bytes + b.size_bytes &&
+           b.offset_bytes < a.offset_bytes + a.size_bytes;
+}
+
+// A VM's devices, collected from the table in order.
+class DeviceCollector final {
+public:
+    DeviceCollector(ByteSpan table, std::uint32_t network_count) : table_{table}, network_count_{network_count} {}
+
+    [[nodiscard]] Status collect(std::uint32_t vm_index, VmImageSpec& spec) const {
+        for (std::size_t i = 0; i < count(); ++i) {
+            const ByteSpan record = at(i);
+            if (owner(record) != vm_index) continue;
+            if (const Status added = add(record, spec); !added) return added;
+        }
+        if (const Status nics = check_nics(vm_index, spec); !nics) return nics;
+        return check_disks(vm_index, spec);
+    }
+
+private:
+    [[nodiscard]] std::size_t count() const { return table_.size() / wire::kDeviceRecordSize; }
+    [[nodiscard]] ByteSpan at(std::size_t i) const { return table_record(table_, i, wire::kDeviceRecordSize); }
+    [[nodiscard]] static std::uint32_t owner(ByteSpan record) {
+        return field<std::uint32_t>(record, wire::device_record::kVmIndex);
+    }
+    [[nodiscard]] static std::uint32_t type(ByteSpan record) {
+        return field<std::uint32_t>(record, wire::device_record::kType);
+    }
+    // Does `record` hold a device of `kind` that belongs to a VM before `vm_index`?
+    [[nodiscard]] static bool of_earlier_vm(ByteSpan record, std::uint32_t vm_index, wire::DeviceType kind) {
+        return owner(record) < vm_index && type(record) == static_cast<std::uint32_t>(kind);
+    }
+
+    [[nodiscard]] Status add(ByteSpan record, VmImageSpec& spec) const {
+        switch (type(record)) {
+            case static_cast<std::uint32_t>(wire::DeviceType::nic): {
+                if (spec.nic_count == kMaxNicsPerVm) return Error{"VM has more than 4 NICs"};
+                const auto nic = decode_nic(record, network_count_);
+                if (!nic) return nic.error();
+                spec.nics[spec.nic_count++] = *nic;
+                return {};
+            }
+            case static_cast<std::uint32_t>(wire::DeviceType::disk): {
+                if (spec.disk_count == kMaxDisksPerVm) return Error{"VM has more than 4 disks"};
+                const auto disk = decode_disk(record);
+                if (!disk) return disk.error();
+                spec.disks[spec.disk_count++] = *disk;
+                return {};
+            }
+            default:
+                return Error{"device type is not 1 (NIC) or 2 (disk)"};
+        }
+    }
+
+    // Conflicts with another VM are blamed on the later VM, so the first one
+    // still starts. They are checked against the earlier VMs' device records
+    // that are valid on their own, whether or not those VMs start.
+    [[nodiscard]] Status check_nics(std::uint32_t vm_index, const VmImageSpec& spec) const {
+        for (std::uint32_t i = 0; i < spec.nic_count; ++i) {
+            for (std::uint32_t earlier = 0; earlier < i; ++earlier) {
+                if (spec.nics[earlier].network == spec.nics[i].network)
+                    return Error{"two NICs of the VM are on the same network"};
+                if (spec.nics[earlier].mac == spec.nics[i].mac)
+                    return Error{"NIC MAC address repeats another NIC of the VM"};
+            }
+            for (std::size_t other = 0; other < count(); ++other) {
+                const ByteSpan record = at(other);
+                if (!of_earlier_vm(record, vm_index, wire::DeviceType::nic)) continue;
+                const auto nic = decode_nic(record, network_count_);
+                if (nic && nic->mac == spec.nics[i].mac) return Error{"NIC MAC address repeats an earlier VM's NIC"};
+            }
+        }
+        return {};
+    }
+
+    // Two VMs writing one stretch of the board's disk would corrupt each
+    // other's file systems, read-only or not.
+    [[nodiscard]] Status check_disks(std::uint32_t vm_index, const VmImageSpec& spec) const {
+        for (std::uint32_t i = 0; i < spec.disk_count; ++i) {
+            if (!is_board_slice(spec.disks[i])) continue;
+            for (std::uint32_t earlier = 0; earlier < i; ++earlier)
+                if (slices_overlap(spec.disks[earlier], spec.disks[i]))
+                    return Error{"disk slice overlaps another disk slice of the VM"};
+            for (std::size_t other = 0; other < count(); ++other) {
+                const ByteSpan record = at(other);
+                if (!of_earlier_vm(record, vm_index, wire::DeviceType::disk)) continue;
+                const auto disk = decode_disk(record);
+                if (disk && slices_overlap(*disk, spec.disks[i]))
+                    return Error{"disk slice overlaps an earlier VM's disk slice"};
+            }
+        }
+        return {};
+    }
+
+    ByteSpan table_;
+    std::uint32_t network_count_;
+};
+
 }  // namespace
 
 std::optional<std::uint32_t> bundle_format::metadata_crc32(ByteSpan bundle) {
     if (bundle.size() < kHeaderSize) return std::nullopt;
     const auto table_offset = field<std::uint64_t>(bundle, header::kVmTableOffset);
-    const auto vm_count = field<std::uint32_t>(bundle, header::kVmCount);
-    // vm_count is unchecked here: widen before multiplying so it cannot wrap.
-    const std::uint64_t table_size = std::uint64_t{vm_count} * kVmRecordSize;
+    // The counts are unchecked here: widen before multiplying so nothing can
+    // wrap (the sum stays below 2^40).
+    const std::uint64_t table_size =
+        std::uint64_t{field<std::uint32_t>(bundle, header::kVmCount)} * kVmRecordSize +
+        std::uint64_t{field<std::uint32_t>(bundle, header::kNetworkCount)} * kNetworkRecordSize +
+        std::uint64_t{field<std::uint32_t>(bundle, header::kDeviceCount)} * kDeviceRecordSize;
     if (table_offset > bundle.size() || table_size > bundle.size() - table_offset) return std::nullopt;
 
     Crc32 crc{};
@@ -192,13 +429,30 @@ Result<BootBundle> BootBundle::parse(ByteSpan bytes) {
     const ByteSpan bundle = bytes.first(static_cast<std::size_t>(header.total_size));
     if (wire::metadata_crc32(bundle) != header.metadata_crc32)
         return Error{"boot bundle metadata CRC-32 mismatch (corrupted header or VM table)"};
-    return BootBundle{bundle, header.vm_count, header.vm_table_offset};
+    const std::optional<std::uint32_t> uplink =
+        header.uplink_network == 0 ? std::nullopt : std::optional{header.uplink_network - 1};
+    const BootBundle parsed{bundle,
+                            Tables{.vm_table_offset = header.vm_table_offset,
+                                   .vm_count = header.vm_count,
+                                   .network_count = header.network_count,
+                                   .device_count = header.device_count},
+                            uplink};
+    if (const Status networks = check_network_table(parsed.network_table()); !networks) return networks.error();
+    if (const Status owners = check_device_owners(parsed.device_table(), header.vm_count); !owners)
+        return owners.error();
+    return parsed;
+}
+
+std::string_view BootBundle::network_name(std::uint32_t index) const {
+    if (index >= network_count_) return {};
+    return padded_text(
+        table_record(network_table(), index, wire::kNetworkRecordSize).first(wire::kNetworkNameFieldSize));
 }
 
 Result<VmImageSpec> BootBundle::vm(std::uint32_t index) const {
     if (index >= vm_count_) return Error{"VM index is out of range"};
     const ByteSpan record = record_bytes(index);
-    const std::uint64_t payload_area_start = vm_table_offset_ + std::uint64_t{vm_count_} * wire::kVmRecordSize;
+    const std::uint64_t payload_area_start = this->payload_area_start();
 
     const auto name = decode_name(record);
     if (!name) return name.error();
@@ -213,7 +467,7 @@ Result<VmImageSpec> BootBundle::vm(std::uint32_t index) const {
     if (!cmdline) return cmdline.error();
 
     const auto stored_weight = field<std::uint32_t>(record, wire::record::kWeight);
-    return VmImageSpec{
+    VmImageSpec spec{
         .name = *name,
         .memory_bytes = field<std::uint64_t>(record, wire::record::kMemoryBytes),
         .vcpu_count = field<std::uint32_t>(record, wire::record::kVcpuCount),
@@ -224,11 +478,31 @@ Result<VmImageSpec> BootBundle::vm(std::uint32_t index) const {
         .initrd = *initrd,
         .cmdline = *cmdline,
     };
+    if (const Status devices = DeviceCollector{device_table(), network_count_}.collect(index, spec); !devices)
+        return devices.error();
+    return spec;
 }
 
 ByteSpan BootBundle::record_bytes(std::uint32_t index) const {
     // parse() proved the whole table lies inside bundle_.
     return bundle_.subspan(vm_table_offset_ + std::size_t{index} * wire::kVmRecordSize, wire::kVmRecordSize);
+}
+
+ByteSpan BootBundle::network_table() const {
+    // parse() proved all three tables lie inside bundle_, one after the other.
+    return bundle_.subspan(vm_table_offset_ + std::size_t{vm_count_} * wire::kVmRecordSize,
+                           std::size_t{network_count_} * wire::kNetworkRecordSize);
+}
+
+ByteSpan BootBundle::device_table() const {
+    const ByteSpan networks = network_table();
+    return bundle_.subspan(static_cast<std::size_t>(networks.data() + networks.size() - bundle_.data()),
+                           std::size_t{device_count_} * wire::kDeviceRecordSize);
+}
+
+std::uint64_t BootBundle::payload_area_start() const {
+    const ByteSpan devices = device_table();
+    return static_cast<std::uint64_t>(devices.data() + devices.size() - bundle_.data());
 }
 
 // Names identify VMs on the console; two VMs with one name would be ambiguous,

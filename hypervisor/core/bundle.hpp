@@ -23,16 +23,22 @@ namespace lamina {
 namespace bundle_format {
 
 inline constexpr std::array<char, 8> kMagic{'L', 'A', 'M', 'I', 'N', 'A', 'B', 'N'};
-inline constexpr std::uint32_t kVersion = 1;
+inline constexpr std::uint32_t kVersion = 2;
 inline constexpr std::uint32_t kHeaderSize = 64;
 inline constexpr std::uint32_t kVmRecordSize = 128;
+inline constexpr std::uint32_t kNetworkRecordSize = 32;
+inline constexpr std::uint32_t kDeviceRecordSize = 64;
 inline constexpr std::uint32_t kMaxVmCount = 64;
+inline constexpr std::uint32_t kMaxNetworkCount = 16;
+inline constexpr std::uint32_t kMaxDeviceCount = 256;
+inline constexpr std::size_t kNetworkNameFieldSize = 16;  // 1-15 name characters, NUL padded
 inline constexpr std::uint64_t kVmTableAlignment = 8;
 inline constexpr std::uint64_t kPayloadAlignment = 4096;
 inline constexpr std::size_t kNameFieldSize = 32;
 inline constexpr std::size_t kMaxNameLength = kNameFieldSize - 1;  // room for the terminating NUL
 inline constexpr std::uint64_t kMaxCmdlineSize = 2048;
 inline constexpr std::uint32_t kDefaultWeight = 256;
+inline constexpr std::uint64_t kDiskSectorSize = 512;  // disk sizes and board-disk offsets are multiples of it
 
 // Byte offsets of the header fields.
 namespace header {
@@ -44,8 +50,13 @@ inline constexpr std::size_t kVmRecordSize = 20;
 inline constexpr std::size_t kVmTableOffset = 24;
 inline constexpr std::size_t kTotalSize = 32;
 inline constexpr std::size_t kMetadataCrc32 = 40;
-inline constexpr std::size_t kReserved = 44;
-inline constexpr std::size_t kReservedSize = 20;
+// The network table follows the VM table, and the device table follows the
+// network table, each packed; payloads come after the device table.
+inline constexpr std::size_t kNetworkCount = 44;
+inline constexpr std::size_t kDeviceCount = 48;
+inline constexpr std::size_t kUplinkNetwork = 52;  // 1 + index of the network bridged to the board NIC; 0 = none
+inline constexpr std::size_t kReserved = 56;
+inline constexpr std::size_t kReservedSize = 8;
 }  // namespace header
 
 // Byte offsets of the fields of one VM record, relative to the record.
@@ -67,7 +78,33 @@ inline constexpr std::size_t kReserved = 112;
 inline constexpr std::size_t kReservedSize = 16;
 }  // namespace record
 
+// Byte offsets of a network record: its name, then reserved zero bytes.
+namespace network_record {
+inline constexpr std::size_t kName = 0;
+inline constexpr std::size_t kReserved = 16;
+inline constexpr std::size_t kReservedSize = 16;
+}  // namespace network_record
+
+// Byte offsets of a device record (a VM's NIC or disk).
+namespace device_record {
+inline constexpr std::size_t kVmIndex = 0;
+inline constexpr std::size_t kType = 4;      // DeviceType
+inline constexpr std::size_t kFlags = 8;     // disks: bit 0 = read-only
+inline constexpr std::size_t kNetwork = 12;  // NICs: index into the network table
+inline constexpr std::size_t kMac = 16;      // NICs: 6 bytes, then 2 zero bytes
+inline constexpr std::size_t kBacking = 12;  // disks: DiskBacking
+inline constexpr std::size_t kOffset = 24;   // disks on the board disk: first byte (512-byte multiple)
+inline constexpr std::size_t kSize = 32;     // disks: bytes (a non-zero multiple of 512)
+inline constexpr std::size_t kReserved = 40;
+inline constexpr std::size_t kReservedSize = 24;
+}  // namespace device_record
+
+enum class DeviceType : std::uint32_t { nic = 1, disk = 2 };
+inline constexpr std::uint32_t kDiskFlagReadOnly = 1;
+
 static_assert(header::kReserved + header::kReservedSize == kHeaderSize);
+static_assert(network_record::kReserved + network_record::kReservedSize == kNetworkRecordSize);
+static_assert(device_record::kReserved + device_record::kReservedSize == kDeviceRecordSize);
 static_assert(record::kReserved + record::kReservedSize == kVmRecordSize);
 
 // VM names end up in console messages and logs: keep them to a safe charset.
@@ -84,11 +121,34 @@ static_assert(record::kReserved + record::kReservedSize == kVmRecordSize);
 }
 
 // CRC-32 of the metadata: the header with its metadata_crc32 field taken as
-// zero, then the VM table the header points at. nullopt when the header or the
-// table does not fit in `bundle`. Shared by the parser and the bundle writer.
+// zero, then the VM, network and device tables (one contiguous run from
+// vm_table_offset). nullopt when the header or the tables do not fit in
+// `bundle`. Shared by the parser and the bundle writer.
 [[nodiscard]] std::optional<std::uint32_t> metadata_crc32(ByteSpan bundle);
 
 }  // namespace bundle_format
+
+inline constexpr std::size_t kMaxNicsPerVm = 4;
+inline constexpr std::size_t kMaxDisksPerVm = 4;
+
+// A VM's network card: the switch network it is plugged into, and its MAC
+// (unicast, not zero).
+struct NicSpec final {
+    std::uint32_t network{0};  // index into the bundle's network table
+    std::array<std::uint8_t, 6> mac{};
+};
+
+enum class DiskBacking : std::uint32_t {
+    ram = 1,         // zeroed RAM owned by Lamina, gone when the VM is destroyed
+    board_disk = 2,  // a slice of the board's real disk, kept across reboots
+};
+
+struct DiskSpec final {
+    DiskBacking backing{DiskBacking::ram};
+    std::uint64_t offset_bytes{0};  // board_disk only; a multiple of 512
+    std::uint64_t size_bytes{0};    // a non-zero multiple of 512
+    bool read_only{false};
+};
 
 // One VM as the bundle describes it, after structural validation. Values a
 // machine may not be able to honour (0 vCPUs, more RAM than exists) are
@@ -103,20 +163,33 @@ struct VmImageSpec final {
     ByteSpan kernel{};                 // never empty
     ByteSpan initrd{};                 // empty = no initramfs
     std::string_view cmdline{};        // no NUL inside, no terminator; may be empty
+    std::array<NicSpec, kMaxNicsPerVm> nics{};  // in device table order
+    std::uint32_t nic_count{0};
+    std::array<DiskSpec, kMaxDisksPerVm> disks{};  // in device table order: vda, vdb, ...
+    std::uint32_t disk_count{0};
 };
 
 class BootBundle final {
 public:
     BootBundle() = default;  // an empty bundle (no VMs); Result<T> needs it
 
-    // Validates the header, the VM table bounds and the metadata CRC. The
+    // Validates the header, the bounds of the VM, network and device tables,
+    // the metadata CRC, the network table and each device's VM index. The
     // bundle's own total_size may be smaller than `bytes` (loaders pad).
     [[nodiscard]] static Result<BootBundle> parse(ByteSpan bytes);
 
     [[nodiscard]] std::uint32_t vm_count() const { return vm_count_; }
 
-    // Validates and decodes one record. A bad record only fails itself, so
-    // the caller can report it and still start the other VMs.
+    // The switch networks VMs' NICs plug into, by index (names validated by
+    // parse(): 1-15 characters from the VM name charset, unique).
+    [[nodiscard]] std::uint32_t network_count() const { return network_count_; }
+    [[nodiscard]] std::string_view network_name(std::uint32_t index) const;
+    // The network bridged to the board's NIC, if the bundle names one.
+    [[nodiscard]] std::optional<std::uint32_t> uplink_network() const { return uplink_network_; }
+
+    // Validates and decodes one record and its devices. A bad record or
+    // device only fails its own VM, so the caller can report it and still
+    // start the other VMs.
     [[nodiscard]] Result<VmImageSpec> vm(std::uint32_t index) const;
 
     [[nodiscard]] std::uint64_t total_size() const { return bundle_.size(); }
@@ -125,15 +198,34 @@ public:
     [[nodiscard]] ByteSpan bytes() const { return bundle_; }
 
 private:
-    BootBundle(ByteSpan bundle, std::uint32_t vm_count, std::uint64_t vm_table_offset)
-        : bundle_{bundle}, vm_count_{vm_count}, vm_table_offset_{vm_table_offset} {}
+    // Where parse() found the tables; it has proven they lie inside the bundle.
+    struct Tables final {
+        std::uint64_t vm_table_offset{0};
+        std::uint32_t vm_count{0};
+        std::uint32_t network_count{0};
+        std::uint32_t device_count{0};
+    };
+
+    BootBundle(ByteSpan bundle, const Tables& tables, std::optional<std::uint32_t> uplink_network)
+        : bundle_{bundle},
+          vm_count_{tables.vm_count},
+          vm_table_offset_{tables.vm_table_offset},
+          network_count_{tables.network_count},
+          device_count_{tables.device_count},
+          uplink_network_{uplink_network} {}
 
     [[nodiscard]] ByteSpan record_bytes(std::uint32_t index) const;
     [[nodiscard]] bool name_repeats_earlier_vm(std::uint32_t index) const;
+    [[nodiscard]] ByteSpan network_table() const;
+    [[nodiscard]] ByteSpan device_table() const;
+    [[nodiscard]] std::uint64_t payload_area_start() const;  // the first byte after the device table
 
     ByteSpan bundle_{};
     std::uint32_t vm_count_{0};
     std::uint64_t vm_table_offset_{0};
+    std::uint32_t network_count_{0};
+    std::uint32_t device_count_{0};
+    std::optional<std::uint32_t> uplink_network_{};
 };
 
 }  // namespace lamina

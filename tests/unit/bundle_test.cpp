@@ -11,10 +11,13 @@
 #include <cstdint>
 #include <cstring>
 #include <functional>
+#include <optional>
 #include <ostream>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "../../tools/bundle/bundle_encoder.hpp"
@@ -23,7 +26,10 @@
 namespace lamina {
 namespace {
 
+using bundle_tool::default_mac;
 using bundle_tool::encode_bundle;
+using bundle_tool::format_mac;
+using bundle_tool::Mac;
 using bundle_tool::seal;
 using bundle_tool::store_le;
 using bundle_tool::VmEntry;
@@ -53,6 +59,20 @@ using Bytes = std::vector<std::byte>;
     return not_after(outer.data(), inner.data()) && not_after(inner.data() + inner.size(), outer.data() + outer.size());
 }
 
+[[nodiscard]] constexpr Mac mac(std::uint8_t last) { return {0x02, 0x00, 0x00, 0x00, 0x00, last}; }
+
+[[nodiscard]] DiskSpec board_slice(std::uint64_t offset, std::uint64_t size, bool read_only = false) {
+    return {.backing = DiskBacking::board_disk, .offset_bytes = offset, .size_bytes = size, .read_only = read_only};
+}
+
+[[nodiscard]] DiskSpec ram_disk(std::uint64_t size) { return {.backing = DiskBacking::ram, .size_bytes = size}; }
+
+const std::vector<std::string> kNetworks{"lan", "wan"};
+constexpr std::uint32_t kLan = 0;
+constexpr std::uint32_t kWan = 1;
+
+// Three VMs with every kind of device. The encoder writes each VM's NICs, then
+// its disks, in VM order; the device indices below follow from that.
 [[nodiscard]] std::vector<VmEntry> three_vms() {
     VmEntry hello{.name = "hello",
                   .memory_bytes = 16 * MiB,
@@ -62,7 +82,9 @@ using Bytes = std::vector<std::byte>;
                   .pinned_cpu_mask = 0,
                   .kernel = pattern(5000, 1),
                   .initrd = {},
-                  .cmdline = "console=ttyAMA0"};
+                  .cmdline = "console=ttyAMA0",
+                  .nics = {{.network = kLan, .mac = mac(1)}},
+                  .disks = {board_slice(0, 16 * MiB)}};
     VmEntry worker{.name = "worker-1.b_x",
                    .memory_bytes = 256 * MiB,
                    .vcpu_count = 4,
@@ -71,7 +93,10 @@ using Bytes = std::vector<std::byte>;
                    .pinned_cpu_mask = 0b1010,
                    .kernel = pattern(9000, 2),
                    .initrd = pattern(300, 3),
-                   .cmdline = "root=/dev/ram0 quiet"};
+                   .cmdline = "root=/dev/ram0 quiet",
+                   .nics = {{.network = kLan, .mac = mac(2)}, {.network = kWan, .mac = mac(3)}},
+                   // Starts where hello's slice ends: adjacent slices do not overlap.
+                   .disks = {board_slice(16 * MiB, 64 * MiB, true), board_slice(80 * MiB, 32 * MiB), ram_disk(512)}};
     VmEntry tiny{.name = "t",
                  .memory_bytes = 2 * MiB,
                  .vcpu_count = 1,
@@ -80,15 +105,37 @@ using Bytes = std::vector<std::byte>;
                  .pinned_cpu_mask = ~std::uint64_t{0},
                  .kernel = pattern(1, 4),
                  .initrd = {},
-                 .cmdline = {}};
+                 .cmdline = {},
+                 .nics = {{.network = kWan, .mac = mac(4)}},
+                 .disks = {board_slice(112 * MiB, 512)}};
     return {hello, worker, tiny};
 }
 
-[[nodiscard]] Bytes three_vm_bundle() { return encode_bundle(three_vms()); }
+[[nodiscard]] Bytes three_vm_bundle() { return encode_bundle(three_vms(), kNetworks, kWan); }
 
 [[nodiscard]] constexpr std::size_t record_at(std::size_t index) {
     return wire::kHeaderSize + index * wire::kVmRecordSize;  // the encoder puts the table right after the header
 }
+
+// The tables of three_vm_bundle(), packed after the VM table.
+[[nodiscard]] constexpr std::size_t network_at(std::size_t index) {
+    return record_at(3) + index * wire::kNetworkRecordSize;
+}
+[[nodiscard]] constexpr std::size_t device_at(std::size_t index) {
+    return network_at(2) + index * wire::kDeviceRecordSize;
+}
+constexpr std::size_t kMetadataEnd = device_at(9);
+
+// Device indices in three_vm_bundle().
+constexpr std::size_t kHelloNic = 0;
+constexpr std::size_t kHelloSlice = 1;
+constexpr std::size_t kWorkerLanNic = 2;
+constexpr std::size_t kWorkerWanNic = 3;
+constexpr std::size_t kWorkerSlice = 4;  // read-only
+constexpr std::size_t kWorkerSecondSlice = 5;
+constexpr std::size_t kWorkerRamDisk = 6;
+constexpr std::size_t kTinyNic = 7;
+constexpr std::size_t kTinySlice = 8;
 
 // Recomputes the CRC when the header still lets it be computed, so a test
 // reaches the specific check it targets instead of stopping at the CRC.
@@ -100,6 +147,40 @@ template <typename T>
 void patch(Bytes& bundle, std::size_t offset, T value) {
     store_le<T>(bundle, offset, value);
     reseal_if_possible(bundle);
+}
+
+void patch_mac(Bytes& bundle, std::size_t device, const Mac& value) {
+    for (std::size_t i = 0; i < value.size(); ++i)
+        store_le<std::uint8_t>(bundle, device_at(device) + wire::device_record::kMac + i, value[i]);
+    reseal_if_possible(bundle);
+}
+
+void write_network_name(Bytes& b, std::size_t network, std::string_view name_field) {
+    for (std::size_t i = 0; i < wire::kNetworkNameFieldSize; ++i)
+        b[network_at(network) + i] = i < name_field.size() ? static_cast<std::byte>(name_field[i]) : std::byte{0};
+    reseal_if_possible(b);
+}
+
+void swap_devices(Bytes& bundle, std::size_t a, std::size_t b) {
+    std::swap_ranges(bundle.begin() + static_cast<std::ptrdiff_t>(device_at(a)),
+                     bundle.begin() + static_cast<std::ptrdiff_t>(device_at(a) + wire::kDeviceRecordSize),
+                     bundle.begin() + static_cast<std::ptrdiff_t>(device_at(b)));
+    reseal_if_possible(bundle);
+}
+
+void expect_same_devices(const VmImageSpec& vm, const VmEntry& expected) {
+    ASSERT_EQ(vm.nic_count, expected.nics.size());
+    for (std::size_t i = 0; i < expected.nics.size(); ++i) {
+        EXPECT_EQ(vm.nics[i].network, expected.nics[i].network) << "nic " << i;
+        EXPECT_EQ(vm.nics[i].mac, expected.nics[i].mac) << "nic " << i;
+    }
+    ASSERT_EQ(vm.disk_count, expected.disks.size());
+    for (std::size_t i = 0; i < expected.disks.size(); ++i) {
+        EXPECT_EQ(vm.disks[i].backing, expected.disks[i].backing) << "disk " << i;
+        EXPECT_EQ(vm.disks[i].offset_bytes, expected.disks[i].offset_bytes) << "disk " << i;
+        EXPECT_EQ(vm.disks[i].size_bytes, expected.disks[i].size_bytes) << "disk " << i;
+        EXPECT_EQ(vm.disks[i].read_only, expected.disks[i].read_only) << "disk " << i;
+    }
 }
 
 [[nodiscard]] std::string parse_error(const Bytes& bundle) {
@@ -156,12 +237,67 @@ TEST(BootBundle, ParsesAValidMultiVmBundleWithExactFields) {
         EXPECT_TRUE(same_bytes(vm->kernel, expected[i].kernel));
         EXPECT_TRUE(same_bytes(vm->initrd, expected[i].initrd));
         EXPECT_EQ(vm->cmdline, expected[i].cmdline);
+        expect_same_devices(*vm, expected[i]);
         EXPECT_TRUE(lies_within(vm->kernel, bytes));  // views, not copies
         EXPECT_TRUE(is_aligned(static_cast<std::uint64_t>(vm->kernel.data() - bytes.data()), wire::kPayloadAlignment));
     }
     EXPECT_EQ(bundle->vm(0)->weight, wire::kDefaultWeight);  // stored 0 means the default share
     EXPECT_EQ(bundle->vm(1)->weight, 512u);
     EXPECT_EQ(bundle->vm(2)->weight, 1u);
+
+    ASSERT_EQ(bundle->network_count(), 2u);
+    EXPECT_EQ(bundle->network_name(0), "lan");
+    EXPECT_EQ(bundle->network_name(1), "wan");
+    EXPECT_EQ(bundle->network_name(2), "");
+    EXPECT_EQ(bundle->uplink_network(), std::optional<std::uint32_t>{kWan});
+}
+
+TEST(BootBundle, ParsesNetworksWithoutAnUplinkAndVmsWithoutDevices) {
+    std::vector<VmEntry> vms = three_vms();
+    vms[2].nics.clear();
+    vms[2].disks.clear();
+    const std::vector<std::string> networks{"lan", "wan", "a.b_c-15chars.."};
+    const Bytes bytes = encode_bundle(vms, networks);
+    const auto bundle = BootBundle::parse(bytes);
+    ASSERT_TRUE(bundle) << bundle.error().message;
+    EXPECT_EQ(bundle->uplink_network(), std::nullopt);
+    EXPECT_EQ(bundle->network_name(2), "a.b_c-15chars..");
+    const auto tiny = bundle->vm(2);
+    ASSERT_TRUE(tiny) << tiny.error().message;
+    EXPECT_EQ(tiny->nic_count, 0u);
+    EXPECT_EQ(tiny->disk_count, 0u);
+    EXPECT_TRUE(bundle->vm(1));
+}
+
+TEST(BootBundle, AcceptsEveryLimitAtOnce) {
+    // 16 networks, 64 VMs, 256 devices, 4 NICs on one VM and 4 disks on another.
+    std::vector<std::string> networks;
+    for (int i = 0; i < 16; ++i) networks.push_back("net" + std::to_string(i));
+    std::vector<VmEntry> vms(64);
+    std::uint8_t next_mac = 1;
+    for (std::size_t i = 0; i < vms.size(); ++i) {
+        vms[i].name = "vm" + std::to_string(i);
+        vms[i].kernel = pattern(1, 9);
+        for (std::uint32_t n = 0; n < 2; ++n)
+            vms[i].nics.push_back({.network = n, .mac = {0x02, 0, 0, 0, static_cast<std::uint8_t>(i), next_mac++}});
+        vms[i].disks = {board_slice(2 * i * MiB, MiB), board_slice((2 * i + 1) * MiB, MiB, true)};
+    }
+    vms[0].nics.push_back({.network = 2, .mac = mac(0xF0)});
+    vms[0].nics.push_back({.network = 3, .mac = mac(0xF1)});
+    vms[0].disks.clear();
+    vms[1].disks.push_back(ram_disk(MiB));
+    vms[1].disks.push_back(ram_disk(MiB));
+    vms[2].disks.clear();
+    const Bytes bytes = encode_bundle(vms, networks, 15);
+    EXPECT_EQ(*load_le<std::uint32_t>(bytes, wire::header::kDeviceCount), wire::kMaxDeviceCount);
+    const auto bundle = BootBundle::parse(bytes);
+    ASSERT_TRUE(bundle) << bundle.error().message;
+    EXPECT_EQ(bundle->uplink_network(), std::optional<std::uint32_t>{15});
+    for (std::uint32_t i = 0; i < vms.size(); ++i) {
+        const auto vm = bundle->vm(i);
+        ASSERT_TRUE(vm) << i << ": " << vm.error().message;
+        expect_same_devices(*vm, vms[i]);
+    }
 }
 
 TEST(BootBundle, ParsesABundleWithNoVms) {
@@ -170,6 +306,8 @@ TEST(BootBundle, ParsesABundleWithNoVms) {
     ASSERT_TRUE(bundle) << bundle.error().message;
     EXPECT_EQ(bundle->vm_count(), 0u);
     EXPECT_EQ(bundle->total_size(), wire::kHeaderSize);
+    EXPECT_EQ(bundle->network_count(), 0u);
+    EXPECT_EQ(bundle->uplink_network(), std::nullopt);
     EXPECT_FALSE(bundle->vm(0));
 }
 
@@ -179,7 +317,7 @@ TEST(BootBundle, CarriesZeroVcpusAndAbsurdMemoryThroughUnchanged) {
     vms[1].memory_bytes = ~std::uint64_t{0};
     vms[2].vcpu_count = 0xFFFF'FFFF;
     vms[2].memory_bytes = 0;
-    const Bytes bytes = encode_bundle(vms);
+    const Bytes bytes = encode_bundle(vms, kNetworks, kWan);
     const auto bundle = BootBundle::parse(bytes);
     ASSERT_TRUE(bundle) << bundle.error().message;
     EXPECT_EQ(bundle->vm(0)->vcpu_count, 0u);
@@ -210,6 +348,9 @@ TEST(BootBundle, DefaultConstructedBundleIsEmpty) {
     const BootBundle empty{};
     EXPECT_EQ(empty.vm_count(), 0u);
     EXPECT_EQ(empty.total_size(), 0u);
+    EXPECT_EQ(empty.network_count(), 0u);
+    EXPECT_EQ(empty.network_name(0), "");
+    EXPECT_EQ(empty.uplink_network(), std::nullopt);
     EXPECT_FALSE(empty.vm(0));
 }
 
@@ -228,7 +369,7 @@ TEST(BootBundle, RejectsEveryTruncationEvenWhenTotalSizeIsAdjusted) {
     // A loader could hand over a shorter bundle whose header agrees: records
     // pointing past the end must then fail on their own, without reading out of bounds.
     const Bytes full = three_vm_bundle();
-    for (std::size_t length = record_at(3); length < full.size(); length += 97) {
+    for (std::size_t length = kMetadataEnd; length < full.size(); length += 97) {
         Bytes prefix(full.begin(), full.begin() + static_cast<std::ptrdiff_t>(length));
         patch<std::uint64_t>(prefix, wire::header::kTotalSize, length);
         const auto bundle = BootBundle::parse(prefix);
@@ -263,7 +404,10 @@ INSTANTIATE_TEST_SUITE_P(
     EachField, BootBundleHeader,
     ::testing::Values(
         HeaderCorruption{"magic", [](Bytes& b) { b[3] = std::byte{'X'}; }, "magic"},
-        HeaderCorruption{"version", [](Bytes& b) { patch<std::uint32_t>(b, wire::header::kVersion, 2); }, "version"},
+        HeaderCorruption{"version1", [](Bytes& b) { patch<std::uint32_t>(b, wire::header::kVersion, 1); },
+                         "version is not 2"},
+        HeaderCorruption{"version3", [](Bytes& b) { patch<std::uint32_t>(b, wire::header::kVersion, 3); },
+                         "version is not 2"},
         HeaderCorruption{"version0", [](Bytes& b) { patch<std::uint32_t>(b, wire::header::kVersion, 0); }, "version"},
         HeaderCorruption{"header_size", [](Bytes& b) { patch<std::uint32_t>(b, wire::header::kHeaderSize, 128); },
                          "header_size"},
@@ -285,7 +429,7 @@ INSTANTIATE_TEST_SUITE_P(
                          [](Bytes& b) { patch<std::uint64_t>(b, wire::header::kVmTableOffset, 68); }, "aligned"},
         HeaderCorruption{
             "table_past_end",
-            [](Bytes& b) { patch<std::uint64_t>(b, wire::header::kVmTableOffset, align_down(b.size() - 128, 8)); },
+            [](Bytes& b) { patch<std::uint64_t>(b, wire::header::kVmTableOffset, align_down(b.size() - 64, 8)); },
             "VM table extends past total_size"},
         HeaderCorruption{"table_offset_wraps",
                          [](Bytes& b) { patch<std::uint64_t>(b, wire::header::kVmTableOffset, 0xFFFF'FFFF'FFFF'FF00); },
@@ -301,16 +445,82 @@ INSTANTIATE_TEST_SUITE_P(
         HeaderCorruption{"total_size_cuts_table",
                          [](Bytes& b) { patch<std::uint64_t>(b, wire::header::kTotalSize, record_at(2)); },
                          "VM table extends past total_size"},
-        HeaderCorruption{"reserved", [](Bytes& b) { patch<std::uint8_t>(b, wire::header::kReserved + 19, 1); },
+        HeaderCorruption{"reserved", [](Bytes& b) { patch<std::uint8_t>(b, wire::header::kReserved + 7, 1); },
                          "reserved"},
         HeaderCorruption{"crc_field", [](Bytes& b) { b[wire::header::kMetadataCrc32] ^= std::byte{1}; }, "CRC"},
         HeaderCorruption{"record_without_reseal",
-                         [](Bytes& b) { b[record_at(1) + wire::record::kMemoryBytes] ^= std::byte{0x10}; }, "CRC"}),
+                         [](Bytes& b) { b[record_at(1) + wire::record::kMemoryBytes] ^= std::byte{0x10}; }, "CRC"},
+        HeaderCorruption{"network_without_reseal",
+                         [](Bytes& b) { b[network_at(1) + wire::network_record::kReserved] ^= std::byte{1}; }, "CRC"},
+        HeaderCorruption{"device_without_reseal",
+                         [](Bytes& b) { b[device_at(8) + wire::device_record::kSize + 1] ^= std::byte{1}; }, "CRC"},
+        // The network and device tables: their counts, bounds and contents.
+        HeaderCorruption{"network_count",
+                         [](Bytes& b) { patch<std::uint32_t>(b, wire::header::kNetworkCount, 17); },
+                         "network_count exceeds 16"},
+        HeaderCorruption{"network_count_huge",
+                         [](Bytes& b) { patch<std::uint32_t>(b, wire::header::kNetworkCount, 0xFFFF'FFFF); },
+                         "network_count exceeds 16"},
+        HeaderCorruption{"device_count",
+                         [](Bytes& b) { patch<std::uint32_t>(b, wire::header::kDeviceCount, 257); },
+                         "device_count exceeds 256"},
+        HeaderCorruption{"device_count_huge",
+                         [](Bytes& b) { patch<std::uint32_t>(b, wire::header::kDeviceCount, 0x8000'0000); },
+                         "device_count exceeds 256"},
+        HeaderCorruption{"network_table_past_end",
+                         [](Bytes& b) {
+                             b.resize(network_at(2));  // header, VM table and network table only
+                             patch<std::uint64_t>(b, wire::header::kTotalSize, b.size());
+                             patch<std::uint32_t>(b, wire::header::kDeviceCount, 0);
+                             patch<std::uint32_t>(b, wire::header::kNetworkCount, 3);
+                         },
+                         "network table extends past total_size"},
+        HeaderCorruption{"device_table_past_end",
+                         [](Bytes& b) {
+                             b.resize(kMetadataEnd);  // the metadata only
+                             patch<std::uint64_t>(b, wire::header::kTotalSize, b.size());
+                             patch<std::uint32_t>(b, wire::header::kDeviceCount, 10);
+                         },
+                         "device table extends past total_size"},
+        HeaderCorruption{"total_size_cuts_device_table",
+                         [](Bytes& b) { patch<std::uint64_t>(b, wire::header::kTotalSize, kMetadataEnd - 1); },
+                         "device table extends past total_size"},
+        HeaderCorruption{"uplink_past_networks",
+                         [](Bytes& b) { patch<std::uint32_t>(b, wire::header::kUplinkNetwork, 3); }, "uplink_network"},
+        HeaderCorruption{"uplink_huge",
+                         [](Bytes& b) { patch<std::uint32_t>(b, wire::header::kUplinkNetwork, 0xFFFF'FFFF); },
+                         "uplink_network"},
+        HeaderCorruption{"network_name_empty", [](Bytes& b) { write_network_name(b, 1, ""); },
+                         "network name is empty"},
+        HeaderCorruption{"network_name_without_nul",
+                         [](Bytes& b) { write_network_name(b, 1, std::string(16, 'n')); }, "not NUL-terminated"},
+        HeaderCorruption{"network_name_with_space", [](Bytes& b) { write_network_name(b, 1, "w an"); },
+                         "network name has characters outside"},
+        HeaderCorruption{"network_name_garbage_after_nul",
+                         [](Bytes& b) { write_network_name(b, 1, std::string_view{"wan\0x", 5}); },
+                         "network name has bytes after its NUL"},
+        HeaderCorruption{"network_name_duplicate", [](Bytes& b) { write_network_name(b, 1, "lan"); },
+                         "repeats an earlier network"},
+        HeaderCorruption{"network_reserved",
+                         [](Bytes& b) {
+                             patch<std::uint8_t>(b, network_at(0) + wire::network_record::kReserved + 15, 1);
+                         },
+                         "network record reserved"},
+        HeaderCorruption{"device_vm_index_past_vm_count",
+                         [](Bytes& b) {
+                             patch<std::uint32_t>(b, device_at(kTinySlice) + wire::device_record::kVmIndex, 3);
+                         },
+                         "vm_index"},
+        HeaderCorruption{"device_vm_index_huge",
+                         [](Bytes& b) {
+                             patch<std::uint32_t>(b, device_at(kHelloNic) + wire::device_record::kVmIndex, 0xFFFF'FFFF);
+                         },
+                         "vm_index"}),
     [](const ::testing::TestParamInfo<HeaderCorruption>& info) { return std::string{info.param.what}; });
 
 TEST(BootBundle, DetectsEverySingleBitFlipInTheMetadata) {
     const Bytes good = three_vm_bundle();
-    for (std::size_t byte = 0; byte < record_at(3); ++byte) {
+    for (std::size_t byte = 0; byte < kMetadataEnd; ++byte) {  // header, VM, network and device tables
         for (int bit = 0; bit < 8; ++bit) {
             Bytes flipped = good;
             flipped[byte] ^= static_cast<std::byte>(1u << bit);
@@ -411,6 +621,12 @@ INSTANTIATE_TEST_SUITE_P(
         RecordCorruption{"kernel_over_metadata",
                          [](Bytes& b, std::size_t r) { patch<std::uint64_t>(b, r + wire::record::kKernelOffset, 0); },
                          "kernel lies outside"},
+        RecordCorruption{"kernel_over_device_table",  // the payload area starts after the device table
+                         [](Bytes& b, std::size_t r) {
+                             patch<std::uint64_t>(b, r + wire::record::kKernelOffset, device_at(kTinySlice));
+                             patch<std::uint64_t>(b, r + wire::record::kKernelSize, wire::kDeviceRecordSize);
+                         },
+                         "kernel lies outside"},
         RecordCorruption{"kernel_misaligned",
                          [](Bytes& b, std::size_t r) {
                              const std::uint64_t offset = u64_at(b, r + wire::record::kKernelOffset);
@@ -443,10 +659,208 @@ INSTANTIATE_TEST_SUITE_P(
                          "NUL byte"}),
     [](const ::testing::TestParamInfo<RecordCorruption>& info) { return std::string{info.param.what}; });
 
+// ---------------------------------------------------------------- one bad device among good ones
+
+struct DeviceCorruption {
+    const char* what;
+    std::function<void(Bytes&)> corrupt;  // damages a device of VM 1 ("worker-1.b_x")
+    const char* expected_error;
+};
+
+void PrintTo(const DeviceCorruption& corruption, std::ostream* out) { *out << corruption.what; }
+
+class BootBundleDevice : public ::testing::TestWithParam<DeviceCorruption> {};
+
+TEST_P(BootBundleDevice, FailsItsVmAloneWhileTheOtherVmsStillParse) {
+    Bytes bytes = three_vm_bundle();
+    GetParam().corrupt(bytes);
+    const auto bundle = BootBundle::parse(bytes);
+    ASSERT_TRUE(bundle) << bundle.error().message;
+    EXPECT_TRUE(bundle->vm(0)) << bundle->vm(0).error().message;
+    EXPECT_TRUE(bundle->vm(2)) << bundle->vm(2).error().message;
+    const auto bad = bundle->vm(1);
+    ASSERT_FALSE(bad) << "corrupted device was accepted";
+    EXPECT_THAT(bad.error().message, HasSubstr(GetParam().expected_error));
+}
+
+namespace device = wire::device_record;
+
+template <typename T>
+[[nodiscard]] std::function<void(Bytes&)> set_field(std::size_t device_index, std::size_t offset, T value) {
+    return [=](Bytes& b) { patch<T>(b, device_at(device_index) + offset, value); };
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    EachRule, BootBundleDevice,
+    ::testing::Values(
+        DeviceCorruption{"type_zero", set_field<std::uint32_t>(kWorkerLanNic, device::kType, 0), "device type"},
+        DeviceCorruption{"type_unknown", set_field<std::uint32_t>(kWorkerRamDisk, device::kType, 3), "device type"},
+        // NICs
+        DeviceCorruption{"nic_flags", set_field<std::uint32_t>(kWorkerLanNic, device::kFlags, 1), "NIC flags"},
+        DeviceCorruption{"nic_network_past_the_table", set_field<std::uint32_t>(kWorkerWanNic, device::kNetwork, 2),
+                         "network index"},
+        DeviceCorruption{"nic_network_huge", set_field<std::uint32_t>(kWorkerWanNic, device::kNetwork, 0xFFFF'FFFF),
+                         "network index"},
+        DeviceCorruption{"nic_mac_multicast", set_field<std::uint8_t>(kWorkerLanNic, device::kMac, 0x03),
+                         "multicast"},
+        DeviceCorruption{"nic_mac_broadcast",
+                         [](Bytes& b) { patch_mac(b, kWorkerLanNic, Mac{0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF}); },
+                         "multicast"},
+        DeviceCorruption{"nic_mac_zero", [](Bytes& b) { patch_mac(b, kWorkerLanNic, Mac{}); }, "all zero"},
+        DeviceCorruption{"nic_mac_padding", set_field<std::uint8_t>(kWorkerLanNic, device::kMac + 7, 1),
+                         "NIC record unused bytes"},
+        DeviceCorruption{"nic_with_disk_size", set_field<std::uint64_t>(kWorkerLanNic, device::kSize, 512),
+                         "NIC record unused bytes"},
+        DeviceCorruption{"nic_reserved", set_field<std::uint8_t>(kWorkerWanNic, device::kReserved + 23, 1),
+                         "NIC record unused bytes"},
+        DeviceCorruption{"nic_same_network_twice", set_field<std::uint32_t>(kWorkerWanNic, device::kNetwork, kLan),
+                         "same network"},
+        DeviceCorruption{"nic_mac_twice_in_one_vm", [](Bytes& b) { patch_mac(b, kWorkerWanNic, mac(2)); },
+                         "repeats another NIC of the VM"},
+        DeviceCorruption{"nic_mac_of_an_earlier_vm", [](Bytes& b) { patch_mac(b, kWorkerWanNic, mac(1)); },
+                         "repeats an earlier VM's NIC"},
+        // disks
+        DeviceCorruption{"disk_backing_zero", set_field<std::uint32_t>(kWorkerSlice, device::kBacking, 0), "backing"},
+        DeviceCorruption{"disk_backing_unknown", set_field<std::uint32_t>(kWorkerRamDisk, device::kBacking, 3),
+                         "backing"},
+        DeviceCorruption{"disk_flags", set_field<std::uint32_t>(kWorkerSlice, device::kFlags, 3), "disk flags"},
+        DeviceCorruption{"disk_size_zero", set_field<std::uint64_t>(kWorkerRamDisk, device::kSize, 0),
+                         "non-zero multiple of 512"},
+        DeviceCorruption{"disk_size_not_sectors", set_field<std::uint64_t>(kWorkerSecondSlice, device::kSize, 1000),
+                         "non-zero multiple of 512"},
+        DeviceCorruption{"disk_offset_not_sectors",
+                         set_field<std::uint64_t>(kWorkerSecondSlice, device::kOffset, 80 * MiB + 100),
+                         "offset is not a multiple of 512"},
+        DeviceCorruption{"ram_disk_with_offset", set_field<std::uint64_t>(kWorkerRamDisk, device::kOffset, 512),
+                         "RAM disk offset"},
+        DeviceCorruption{"slice_end_overflows",
+                         set_field<std::uint64_t>(kWorkerSecondSlice, device::kOffset, ~std::uint64_t{511}),
+                         "overflows"},
+        DeviceCorruption{"disk_bytes_after_backing", set_field<std::uint8_t>(kWorkerSlice, device::kBacking + 4, 1),
+                         "disk record unused bytes"},
+        DeviceCorruption{"disk_bytes_before_offset", set_field<std::uint8_t>(kWorkerSlice, device::kOffset - 1, 1),
+                         "disk record unused bytes"},
+        DeviceCorruption{"disk_reserved", set_field<std::uint8_t>(kWorkerRamDisk, device::kReserved, 1),
+                         "disk record unused bytes"},
+        DeviceCorruption{"slices_of_one_vm_overlap",
+                         set_field<std::uint64_t>(kWorkerSecondSlice, device::kOffset, 32 * MiB),
+                         "overlaps another disk slice of the VM"},
+        DeviceCorruption{"slice_overlaps_an_earlier_vm",
+                         set_field<std::uint64_t>(kWorkerSlice, device::kOffset, 8 * MiB),
+                         "overlaps an earlier VM's disk slice"},
+        DeviceCorruption{"slice_equals_an_earlier_vms",
+                         [](Bytes& b) {
+                             patch<std::uint64_t>(b, device_at(kWorkerSecondSlice) + device::kOffset, 0);
+                             patch<std::uint64_t>(b, device_at(kWorkerSecondSlice) + device::kSize, 16 * MiB);
+                         },
+                         "overlaps an earlier VM's disk slice"}),
+    [](const ::testing::TestParamInfo<DeviceCorruption>& info) { return std::string{info.param.what}; });
+
+TEST(BootBundleDevices, AFifthNicOrDiskFailsOnlyItsVm) {
+    // VM 1 has the most it may have; VM 2's NIC or disk is then handed to it.
+    std::vector<VmEntry> vms = three_vms();
+    vms[1].nics.push_back({.network = 2, .mac = mac(5)});
+    vms[1].nics.push_back({.network = 3, .mac = mac(6)});
+    vms[1].disks.push_back(ram_disk(4096));
+    const std::vector<std::string> networks{"lan", "wan", "dmz", "lab"};
+    const Bytes full = encode_bundle(vms, networks, kWan);
+    // Devices: hello 0-1, worker 2-9 (NICs 2-5, disks 6-9), tiny 10 (NIC) and 11 (disk).
+    constexpr std::size_t kTinysNic = 10;
+    constexpr std::size_t kTinysDisk = 11;
+    const std::size_t device_table = wire::kHeaderSize + 3 * wire::kVmRecordSize + 4 * wire::kNetworkRecordSize;
+    for (const auto& [moved, error] :
+         {std::pair{kTinysNic, "more than 4 NICs"}, std::pair{kTinysDisk, "more than 4 disks"}}) {
+        SCOPED_TRACE(error);
+        Bytes bytes = full;
+        patch<std::uint32_t>(bytes, device_table + moved * wire::kDeviceRecordSize + device::kVmIndex, 1);
+        const auto bundle = BootBundle::parse(bytes);
+        ASSERT_TRUE(bundle) << bundle.error().message;
+        EXPECT_TRUE(bundle->vm(0));
+        EXPECT_TRUE(bundle->vm(2)) << bundle->vm(2).error().message;
+        EXPECT_THAT(bundle->vm(1).error().message, HasSubstr(error));
+    }
+    const auto untouched = BootBundle::parse(full);
+    ASSERT_TRUE(untouched);
+    const auto worker = untouched->vm(1);
+    ASSERT_TRUE(worker) << worker.error().message;
+    EXPECT_EQ(worker->nic_count, kMaxNicsPerVm);
+    EXPECT_EQ(worker->disk_count, kMaxDisksPerVm);
+}
+
+TEST(BootBundleDevices, ConflictsAreBlamedOnTheLaterVmWhateverTheTableOrder) {
+    Bytes bytes = three_vm_bundle();
+    patch_mac(bytes, kHelloNic, mac(4));  // VM 0 takes VM 2's MAC...
+    patch<std::uint64_t>(bytes, device_at(kTinySlice) + device::kOffset, 0);  // ...and VM 2 overlaps VM 0's slice
+    swap_devices(bytes, kHelloNic, kTinyNic);  // VM 2's NIC now comes first in the table
+    const auto bundle = BootBundle::parse(bytes);
+    ASSERT_TRUE(bundle) << bundle.error().message;
+    EXPECT_TRUE(bundle->vm(0)) << bundle->vm(0).error().message;
+    EXPECT_TRUE(bundle->vm(1)) << bundle->vm(1).error().message;
+    ASSERT_FALSE(bundle->vm(2));
+    EXPECT_THAT(bundle->vm(2).error().message, HasSubstr("repeats an earlier VM's NIC"));
+
+    patch_mac(bytes, kHelloNic, mac(9));  // (VM 2's NIC, after the swap)
+    ASSERT_FALSE(bundle->vm(2));
+    EXPECT_THAT(bundle->vm(2).error().message, HasSubstr("overlaps an earlier VM's disk slice"));
+}
+
+TEST(BootBundleDevices, ConflictsIgnoreDevicesThatAreInvalidThemselves) {
+    Bytes bytes = three_vm_bundle();
+    patch<std::uint32_t>(bytes, device_at(kHelloNic) + device::kNetwork, 7);  // VM 0's NIC is invalid...
+    patch_mac(bytes, kHelloNic, mac(2));                                       // ...so its MAC claims nothing
+    patch<std::uint32_t>(bytes, device_at(kHelloSlice) + device::kFlags, 4);  // nor does its broken slice
+    patch<std::uint64_t>(bytes, device_at(kTinySlice) + device::kOffset, 0);
+    const auto bundle = BootBundle::parse(bytes);
+    ASSERT_TRUE(bundle) << bundle.error().message;
+    EXPECT_FALSE(bundle->vm(0));
+    EXPECT_TRUE(bundle->vm(1)) << bundle->vm(1).error().message;
+    EXPECT_TRUE(bundle->vm(2)) << bundle->vm(2).error().message;
+}
+
+TEST(BootBundleDevices, KeepsEachVmsDevicesInTableOrderWhenInterleaved) {
+    Bytes bytes = three_vm_bundle();
+    swap_devices(bytes, kWorkerSlice, kWorkerRamDisk);  // worker: ram disk, second slice, first slice
+    swap_devices(bytes, kWorkerWanNic, kTinyNic);       // tiny's NIC now sits among worker's devices
+    swap_devices(bytes, kHelloNic, kTinySlice);         // and tiny's slice comes first of all
+    const auto bundle = BootBundle::parse(bytes);
+    ASSERT_TRUE(bundle) << bundle.error().message;
+    VmEntry expected = three_vms()[1];
+    std::swap(expected.disks[0], expected.disks[2]);
+    const auto worker = bundle->vm(1);
+    ASSERT_TRUE(worker) << worker.error().message;
+    expect_same_devices(*worker, expected);
+    for (const std::uint32_t other : {0u, 2u}) {
+        const auto vm = bundle->vm(other);
+        ASSERT_TRUE(vm) << vm.error().message;
+        expect_same_devices(*vm, three_vms()[other]);
+    }
+}
+
+TEST(BootBundleDevices, ReadOnlySlicesMayNotOverlapEither) {
+    Bytes bytes = three_vm_bundle();
+    // tiny's slice moves into worker's read-only one: still refused, for tiny.
+    patch<std::uint64_t>(bytes, device_at(kTinySlice) + device::kOffset, 20 * MiB);
+    patch<std::uint32_t>(bytes, device_at(kTinySlice) + device::kFlags, wire::kDiskFlagReadOnly);
+    const auto bundle = BootBundle::parse(bytes);
+    ASSERT_TRUE(bundle) << bundle.error().message;
+    EXPECT_TRUE(bundle->vm(1));
+    EXPECT_THAT(bundle->vm(2).error().message, HasSubstr("overlaps an earlier VM's disk slice"));
+}
+
+TEST(BootBundleDevices, RamDisksNeverOverlapAnything) {
+    std::vector<VmEntry> vms = three_vms();
+    vms[0].disks = {ram_disk(16 * MiB)};
+    vms[2].disks = {ram_disk(16 * MiB), board_slice(0, 16 * MiB)};
+    const Bytes bytes = encode_bundle(vms, kNetworks, kWan);
+    const auto bundle = BootBundle::parse(bytes);
+    ASSERT_TRUE(bundle) << bundle.error().message;
+    for (std::uint32_t i = 0; i < 3; ++i) EXPECT_TRUE(bundle->vm(i)) << bundle->vm(i).error().message;
+}
+
 TEST(BootBundle, AcceptsAMaximalCmdlineAndSharedPayloads) {
     std::vector<VmEntry> vms = three_vms();
     vms[0].cmdline = std::string(wire::kMaxCmdlineSize, 'c');
-    Bytes bytes = encode_bundle(vms);
+    Bytes bytes = encode_bundle(vms, kNetworks, kWan);
     // Point VM 2 at VM 0's kernel: VMs may share a payload.
     patch<std::uint64_t>(bytes, record_at(2) + wire::record::kKernelOffset,
                          u64_at(bytes, record_at(0) + wire::record::kKernelOffset));
@@ -467,7 +881,7 @@ TEST(BootBundle, SurvivesRandomCorruptionWithoutStrayReads) {
         Bytes damaged = good;
         const int edits = 1 + static_cast<int>(random() % 4);
         for (int edit = 0; edit < edits; ++edit) {
-            const std::size_t at = random() % record_at(3);
+            const std::size_t at = random() % kMetadataEnd;
             damaged[at] = static_cast<std::byte>(random());
         }
         if (random() % 2 == 0) reseal_if_possible(damaged);
@@ -483,18 +897,60 @@ TEST(BootBundle, SurvivesRandomCorruptionWithoutStrayReads) {
             ASSERT_TRUE(lies_within(vm->initrd, damaged));
             ASSERT_TRUE(lies_within(std::as_bytes(std::span{vm->cmdline}), damaged));
             ASSERT_TRUE(wire::is_valid_name(vm->name));
+            ASSERT_LE(vm->nic_count, kMaxNicsPerVm);
+            ASSERT_LE(vm->disk_count, kMaxDisksPerVm);
+            for (std::uint32_t n = 0; n < vm->nic_count; ++n) {
+                ASSERT_LT(vm->nics[n].network, bundle->network_count());
+                ASSERT_EQ(vm->nics[n].mac[0] & 1u, 0u);
+            }
+            for (std::uint32_t d = 0; d < vm->disk_count; ++d) {
+                ASSERT_TRUE(vm->disks[d].size_bytes != 0 && vm->disks[d].size_bytes % 512 == 0);
+            }
+        }
+        for (std::uint32_t n = 0; n < bundle->network_count(); ++n) {
+            ASSERT_TRUE(bundle_tool::is_valid_network_name(bundle->network_name(n)));
+        }
+        if (const auto uplink = bundle->uplink_network()) {
+            ASSERT_LT(*uplink, bundle->network_count());
         }
     }
 }
 
 // ---------------------------------------------------------------- the encoder the tool ships
 
-TEST(BundleEncoder, LaysPayloadsOutOnPageBoundariesAfterTheTable) {
+TEST(BundleEncoder, PacksTheTablesAndLaysPayloadsOutOnPageBoundariesAfterThem) {
     const Bytes bytes = three_vm_bundle();
+    const auto u32_at = [&](std::size_t offset) { return *load_le<std::uint32_t>(bytes, offset); };
+    EXPECT_EQ(u32_at(wire::header::kVersion), 2u);
     EXPECT_EQ(u64_at(bytes, wire::header::kVmTableOffset), wire::kHeaderSize);
+    EXPECT_EQ(u32_at(wire::header::kNetworkCount), 2u);
+    EXPECT_EQ(u32_at(wire::header::kDeviceCount), 9u);
+    EXPECT_EQ(u32_at(wire::header::kUplinkNetwork), 2u);  // 1 + the index of "wan"
+    EXPECT_EQ(text_of(ByteSpan{bytes}.subspan(network_at(1), 4)), std::string_view("wan\0", 4));
+    // Each VM's NICs, then its disks, in VM order.
+    constexpr std::array<std::pair<std::uint32_t, wire::DeviceType>, 9> kOrder{{
+        {0, wire::DeviceType::nic},
+        {0, wire::DeviceType::disk},
+        {1, wire::DeviceType::nic},
+        {1, wire::DeviceType::nic},
+        {1, wire::DeviceType::disk},
+        {1, wire::DeviceType::disk},
+        {1, wire::DeviceType::disk},
+        {2, wire::DeviceType::nic},
+        {2, wire::DeviceType::disk},
+    }};
+    for (std::size_t i = 0; i < kOrder.size(); ++i) {
+        EXPECT_EQ(u32_at(device_at(i) + device::kVmIndex), kOrder[i].first) << "device " << i;
+        EXPECT_EQ(u32_at(device_at(i) + device::kType), static_cast<std::uint32_t>(kOrder[i].second)) << i;
+    }
+    EXPECT_EQ(u32_at(device_at(kWorkerSlice) + device::kFlags), wire::kDiskFlagReadOnly);
+    EXPECT_EQ(u32_at(device_at(kWorkerSlice) + device::kBacking), 2u);
+    EXPECT_EQ(u64_at(bytes, device_at(kWorkerSlice) + device::kOffset), 16 * MiB);
+    EXPECT_EQ(u64_at(bytes, device_at(kWorkerSlice) + device::kSize), 64 * MiB);
+    EXPECT_EQ(u32_at(device_at(kWorkerRamDisk) + device::kBacking), 1u);
     for (std::size_t i = 0; i < 3; ++i) {
         const std::uint64_t kernel = u64_at(bytes, record_at(i) + wire::record::kKernelOffset);
-        EXPECT_GE(kernel, align_up(record_at(3), wire::kPayloadAlignment));
+        EXPECT_GE(kernel, align_up(kMetadataEnd, wire::kPayloadAlignment));
         EXPECT_TRUE(is_aligned(kernel, wire::kPayloadAlignment));
     }
     EXPECT_EQ(u64_at(bytes, record_at(0) + wire::record::kInitrdOffset), 0u);  // absent payloads are all zero
@@ -507,7 +963,7 @@ TEST(BundleEncoder, RefusesStructurallyInvalidEntries) {
         std::vector<VmEntry> vms = three_vms();
         change(vms);
         try {
-            (void)encode_bundle(vms);
+            (void)encode_bundle(vms, kNetworks, kWan);
         } catch (const std::invalid_argument& error) {
             return error.what();
         }
@@ -522,6 +978,98 @@ TEST(BundleEncoder, RefusesStructurallyInvalidEntries) {
     EXPECT_THAT(error_for([](auto& vms) { vms[2].name = "hello"; }), HasSubstr("already used"));
     EXPECT_THAT(error_for([](auto& vms) { vms.resize(65, vms[0]); }), HasSubstr("at most 64"));
     EXPECT_EQ(error_for([](auto& vms) { vms[1].name = std::string(31, 'n'); }), "(encoded)");
+}
+
+// What encode_bundle() says about three_vms() after `change`, or "(encoded)".
+[[nodiscard]] std::string encoding_error(const std::function<void(std::vector<VmEntry>&)>& change,
+                                         std::vector<std::string> networks = kNetworks,
+                                         std::optional<std::uint32_t> uplink = kWan) {
+    std::vector<VmEntry> vms = three_vms();
+    change(vms);
+    try {
+        (void)encode_bundle(vms, networks, uplink);
+    } catch (const std::invalid_argument& error) {
+        return error.what();
+    }
+    return "(encoded)";
+}
+
+TEST(BundleEncoder, RefusesDevicesTheParserWouldRefuse) {
+    EXPECT_THAT(encoding_error([](auto& vms) { vms[1].nics[1].network = 2; }),
+                HasSubstr("vms[1]: nics[1]: network index 2 is not one of the bundle's 2 networks"));
+    EXPECT_THAT(encoding_error([](auto& vms) { vms[1].nics[0].mac[0] = 0x01; }), HasSubstr("multicast"));
+    EXPECT_THAT(encoding_error([](auto& vms) { vms[1].nics[0].mac = Mac{}; }), HasSubstr("all zero"));
+    EXPECT_THAT(encoding_error([](auto& vms) { vms[1].nics[1].network = kLan; }),
+                HasSubstr("nics[1]: on the same network as nics[0]"));
+    EXPECT_THAT(encoding_error([](auto& vms) { vms[1].nics[1].mac = mac(2); }),
+                HasSubstr("nics[1]: MAC 02:00:00:00:00:02 is already used by nics[0]"));
+    EXPECT_THAT(encoding_error([](auto& vms) { vms[2].nics[0].mac = mac(1); }),
+                HasSubstr("vms[2]: nics[0]: MAC 02:00:00:00:00:01 is already used by vms[0].nics[0]"));
+    EXPECT_THAT(encoding_error([](auto& vms) { vms[1].nics.resize(5); }, {"a", "b", "c", "d", "e"}),
+                HasSubstr("5 NICs; the limit is 4"));
+    EXPECT_THAT(encoding_error([](auto& vms) { vms[1].disks.resize(5, ram_disk(512)); }),
+                HasSubstr("5 disks; the limit is 4"));
+    EXPECT_THAT(encoding_error([](auto& vms) { vms[1].disks[2].size_bytes = 0; }),
+                HasSubstr("disks[2]: size 0 is not a non-zero multiple of 512"));
+    EXPECT_THAT(encoding_error([](auto& vms) { vms[1].disks[2].size_bytes = 1000; }), HasSubstr("multiple of 512"));
+    EXPECT_THAT(encoding_error([](auto& vms) { vms[1].disks[1].offset_bytes += 100; }),
+                HasSubstr("is not a multiple of 512"));
+    EXPECT_THAT(encoding_error([](auto& vms) { vms[1].disks[2].offset_bytes = 512; }),
+                HasSubstr("RAM disk has no offset"));
+    EXPECT_THAT(encoding_error([](auto& vms) { vms[1].disks[1].offset_bytes = ~std::uint64_t{511}; }),
+                HasSubstr("overflows"));
+    EXPECT_THAT(encoding_error([](auto& vms) { vms[1].disks[0].backing = static_cast<DiskBacking>(7); }),
+                HasSubstr("backing 7"));
+    EXPECT_THAT(encoding_error([](auto& vms) { vms[1].disks[1].offset_bytes = 32 * MiB; }),
+                HasSubstr("vms[1]: disks[1]: board disk slice overlaps disks[0]"));
+    EXPECT_THAT(encoding_error([](auto& vms) { vms[2].disks[0].offset_bytes = 16 * MiB; }),
+                HasSubstr("vms[2]: disks[0]: board disk slice overlaps vms[1].disks[0]"));
+    EXPECT_EQ(encoding_error([](auto& vms) { vms[2].disks[0].offset_bytes = 128 * MiB; }), "(encoded)");
+}
+
+TEST(BundleEncoder, RefusesBadNetworksAndUplinks) {
+    const auto keep = [](std::vector<VmEntry>&) {};
+    std::vector<std::string> seventeen;
+    for (int i = 0; i < 17; ++i) seventeen.push_back("n" + std::to_string(i));
+    EXPECT_THAT(encoding_error(keep, seventeen), HasSubstr("at most 16 networks"));
+    EXPECT_THAT(encoding_error(keep, {"lan", "w n"}), HasSubstr("networks[1]: name \"w n\" is not 1-15 characters"));
+    EXPECT_THAT(encoding_error(keep, {"lan", std::string(16, 'w')}), HasSubstr("is not 1-15 characters"));
+    EXPECT_THAT(encoding_error(keep, {"lan", ""}), HasSubstr("is not 1-15 characters"));
+    EXPECT_THAT(encoding_error(keep, {"lan", "lan"}), HasSubstr("is already used by networks[0]"));
+    EXPECT_THAT(encoding_error(keep, kNetworks, 2), HasSubstr("uplink network index 2"));
+    EXPECT_EQ(encoding_error(keep, {"lan", std::string(15, 'w')}), "(encoded)");
+    EXPECT_EQ(encoding_error(keep, kNetworks, std::nullopt), "(encoded)");
+}
+
+TEST(BundleEncoder, RefusesMoreThan256Devices) {
+    std::vector<VmEntry> vms(64);
+    for (std::size_t i = 0; i < vms.size(); ++i) {
+        vms[i].name = "vm" + std::to_string(i);
+        vms[i].kernel = pattern(1, 5);
+        vms[i].disks.assign(4, ram_disk(512));
+    }
+    EXPECT_NO_THROW((void)encode_bundle(vms));
+    vms[63].nics.push_back({.network = 0, .mac = mac(1)});
+    try {
+        (void)encode_bundle(vms, kNetworks);
+        ADD_FAILURE() << "257 devices were encoded";
+    } catch (const std::invalid_argument& error) {
+        EXPECT_THAT(error.what(), HasSubstr("at most 256 devices"));
+    }
+}
+
+TEST(BundleEncoder, DerivesStableLocallyAdministeredUnicastMacs) {
+    // 02:4c, then FNV-1a of "web/0": documented, so it must never change.
+    EXPECT_EQ(format_mac(default_mac("web", 0)), "02:4c:01:bd:0f:1e");
+    EXPECT_EQ(default_mac("web", 0), default_mac("web", 0));
+    EXPECT_NE(default_mac("web", 0), default_mac("web", 1));
+    EXPECT_NE(default_mac("web", 0), default_mac("db", 0));
+    for (std::size_t i = 0; i < 4; ++i) {
+        const Mac derived = default_mac("linux1", i);
+        EXPECT_EQ(derived[0] & 0x01, 0) << "unicast";
+        EXPECT_EQ(derived[0] & 0x02, 0x02) << "locally administered";
+    }
+    EXPECT_EQ(format_mac(Mac{0x0a, 0xbc, 0x00, 0x01, 0xff, 0x10}), "0a:bc:00:01:ff:10");
 }
 
 }  // namespace

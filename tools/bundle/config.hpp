@@ -2,7 +2,9 @@
 // docs/boot-bundle.md), turned into VM entries ready to encode.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,6 +21,8 @@ struct ConfigSource {
 
 struct LoadedConfig {
     std::vector<VmEntry> vms;
+    std::vector<std::string> networks;            // the switch networks, by index
+    std::optional<std::uint32_t> uplink_network;  // index into networks
     // Values Lamina will probably refuse (0 vCPUs, huge RAM): allowed so tests
     // can exercise Lamina's own checks, but worth telling the user about.
     std::vector<std::string> warnings;
@@ -26,7 +30,9 @@ struct LoadedConfig {
 
 // Reads the config and every file it names. Throws ToolError on anything
 // that makes the bundle unbuildable (bad JSON, unknown key, wrong type,
-// missing file, invalid name, over-long command line, ...).
+// missing file, invalid name, over-long command line, undeclared network,
+// malformed MAC, bad disk size, ...). Conflicts between VMs (repeated names
+// or MACs, overlapping disk slices) are left to encode_bundle().
 [[nodiscard]] LoadedConfig load_config(const ConfigSource& source);
 
 }  // namespace lamina::bundle_tool

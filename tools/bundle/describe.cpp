@@ -13,6 +13,7 @@
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
+#include "bundle_encoder.hpp"
 #include "core/bundle.hpp"
 #include "core/types.hpp"
 #include "file_io.hpp"
@@ -57,6 +58,42 @@ using nlohmann::json;
     return out;
 }
 
+// A VM's disks appear in the guest as vda, vdb, ... in this order.
+[[nodiscard]] std::string disk_name(std::size_t index) { return fmt::format("vd{}", static_cast<char>('a' + index)); }
+
+[[nodiscard]] std::string_view backing_name(DiskBacking backing) {
+    return backing == DiskBacking::ram ? "ram" : "board_disk";
+}
+
+[[nodiscard]] std::vector<std::string> network_names(const BootBundle& bundle) {
+    std::vector<std::string> names;
+    for (std::uint32_t i = 0; i < bundle.network_count(); ++i) names.emplace_back(bundle.network_name(i));
+    return names;
+}
+
+// Network names were validated by the parser: no escaping needed.
+[[nodiscard]] std::string networks_line(const BootBundle& bundle) {
+    if (bundle.network_count() == 0) return "networks: none";
+    std::string line = fmt::format("networks: {}", fmt::join(network_names(bundle), ", "));
+    if (const auto uplink = bundle.uplink_network())
+        line += fmt::format(" (uplink: {})", bundle.network_name(*uplink));
+    return line;
+}
+
+void print_devices(const BootBundle& bundle, const VmImageSpec& vm, std::ostream& out) {
+    for (std::uint32_t i = 0; i < vm.nic_count; ++i)
+        fmt::print(out, "      nic{}  network {}  mac {}\n", i, bundle.network_name(vm.nics[i].network),
+                   format_mac(vm.nics[i].mac));
+    for (std::uint32_t i = 0; i < vm.disk_count; ++i) {
+        const DiskSpec& disk = vm.disks[i];
+        const std::string where = disk.backing == DiskBacking::ram
+                                      ? std::string{}
+                                      : fmt::format(" at offset {}", human_size(disk.offset_bytes));
+        fmt::print(out, "      {}   {} {}{}{}\n", disk_name(i), backing_name(disk.backing), human_size(disk.size_bytes),
+                   where, disk.read_only ? ", read-only" : "");
+    }
+}
+
 struct Described {
     std::uint32_t index;
     Result<VmImageSpec> vm;
@@ -70,11 +107,11 @@ struct Described {
 
 void print_table(const BootBundle& bundle, std::uint64_t file_size, const std::vector<Described>& records,
                  std::ostream& out) {
-    fmt::print(out, "boot bundle v{}: {} VM(s), {} bytes", bundle_format::kVersion, bundle.vm_count(),
-               bundle.total_size());
+    fmt::print(out, "boot bundle v{}: {} VM(s), {} network(s), {} bytes", bundle_format::kVersion, bundle.vm_count(),
+               bundle.network_count(), bundle.total_size());
     if (file_size != bundle.total_size())
         fmt::print(out, " (file has {} more bytes, ignored)", file_size - bundle.total_size());
-    fmt::print(out, "\n");
+    fmt::print(out, "\n{}\n", networks_line(bundle));
     if (records.empty()) return;
 
     std::size_t name_width = 4;  // "NAME"
@@ -95,12 +132,30 @@ void print_table(const BootBundle& bundle, std::uint64_t file_size, const std::v
                    cpus.empty() ? std::string{"any"} : fmt::format("{}", fmt::join(cpus, ",")),
                    human_size(vm->kernel.size()), vm->initrd.empty() ? std::string{"-"} : human_size(vm->initrd.size()),
                    printable(vm->cmdline));
+        print_devices(bundle, *vm, out);
     }
 }
 
-[[nodiscard]] json record_json(std::uint32_t index, const Result<VmImageSpec>& vm) {
+void add_devices_json(const BootBundle& bundle, const VmImageSpec& vm, json& record) {
+    json nics = json::array();
+    for (std::uint32_t i = 0; i < vm.nic_count; ++i)
+        nics.push_back({{"network", std::string{bundle.network_name(vm.nics[i].network)}},
+                        {"network_index", vm.nics[i].network},
+                        {"mac", format_mac(vm.nics[i].mac)}});
+    json disks = json::array();
+    for (std::uint32_t i = 0; i < vm.disk_count; ++i)
+        disks.push_back({{"name", disk_name(i)},
+                         {"backing", backing_name(vm.disks[i].backing)},
+                         {"offset_bytes", vm.disks[i].offset_bytes},
+                         {"size_bytes", vm.disks[i].size_bytes},
+                         {"read_only", vm.disks[i].read_only}});
+    record["nics"] = std::move(nics);
+    record["disks"] = std::move(disks);
+}
+
+[[nodiscard]] json record_json(const BootBundle& bundle, std::uint32_t index, const Result<VmImageSpec>& vm) {
     if (!vm) return {{"index", index}, {"valid", false}, {"error", vm.error().message}};
-    return {{"index", index},
+    json record = {{"index", index},
             {"valid", true},
             {"name", std::string{vm->name}},
             {"memory_bytes", vm->memory_bytes},
@@ -112,6 +167,8 @@ void print_table(const BootBundle& bundle, std::uint64_t file_size, const std::v
             {"kernel_size", vm->kernel.size()},
             {"initrd_size", vm->initrd.size()},
             {"cmdline", std::string{vm->cmdline}}};
+    add_devices_json(bundle, *vm, record);
+    return record;
 }
 
 void print_json(const json& document, std::ostream& out) {
@@ -142,12 +199,15 @@ bool describe_bundle(const std::filesystem::path& file, DescribeFormat format, s
         return all_valid;
     }
     json vms = json::array();
-    for (const auto& [index, vm] : records) vms.push_back(record_json(index, vm));
+    for (const auto& [index, vm] : records) vms.push_back(record_json(*bundle, index, vm));
+    const auto uplink = bundle->uplink_network();
     print_json({{"valid", all_valid},
                 {"version", bundle_format::kVersion},
                 {"total_size", bundle->total_size()},
                 {"file_size", bytes.size()},
                 {"vm_count", bundle->vm_count()},
+                {"networks", network_names(*bundle)},
+                {"uplink", uplink ? json(std::string{bundle->network_name(*uplink)}) : json(nullptr)},
                 {"vms", std::move(vms)}},
                out);
     return all_valid;
