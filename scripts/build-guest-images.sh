@@ -35,7 +35,7 @@ BUSYBOX_PACKAGE="busybox-static"
 # as the kernel knows them: '-' and '_' are the same.
 MODULES=(
   virtio virtio_ring virtio_mmio virtio_net virtio_blk virtio_console
-  virtio_balloon virtio_input evdev virtio_rng arm_smccc_trng
+  virtio_balloon virtio_input evdev virtio_rng arm_smccc_trng brd
 )
 OPTIONAL_MODULES=(vsock vmw_vsock_virtio_transport_common vmw_vsock_virtio_transport)
 
@@ -338,6 +338,8 @@ build_initramfs() {
   for test in "$GUEST_DIR"/tests/*.sh; do
     [[ -e $test ]] && install -m 755 "$test" "$root/tests/$(basename "$test")"
   done
+  mkdir -p "$root/etc/lamina"
+  cp -R "$GUEST_DIR/www" "$root/etc/lamina/www"
   printf 'root:x:0:0:root:/root:/bin/sh\n' > "$root/etc/passwd"
   printf 'root:x:0:\n' > "$root/etc/group"
 

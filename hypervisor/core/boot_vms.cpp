@@ -3,8 +3,38 @@
 #include "core/bundle.hpp"
 #include "core/console.hpp"
 #include "core/vm_manager.hpp"
+#include "drivers/board_devices.hpp"
+#include "virtual_devices/virtual_switch.hpp"
 
 namespace lamina {
+namespace {
+
+SwitchPortId g_uplink_port{};
+
+// Frames from the outside, on whatever CPU took the NIC's interrupt.
+void uplink_received(void* /*context*/, std::span<const std::byte> frame) { virtual_switch().send(g_uplink_port, frame); }
+
+// The board's NIC becomes one more port of the network the bundle names.
+void connect_uplink(const BootBundle& bundle) {
+    const auto network = bundle.uplink_network();
+    if (!network) return;
+    const std::string_view name = bundle.network_name(*network);
+    drivers::VirtioNetUplink* nic = drivers::board_nic();
+    if (nic == nullptr) {
+        log::warning("switch: network {} should have the uplink, but the board has no network card", name);
+        return;
+    }
+    const auto port = virtual_switch().attach(*nic, static_cast<NetworkId>(*network));
+    if (!port) {
+        log::error("switch: cannot attach the uplink: {}", port.error().message);
+        return;
+    }
+    g_uplink_port = *port;
+    nic->set_receive_handler(uplink_received, nullptr);
+    log::info("switch: network {} is bridged to the board's network card", name);
+}
+
+}  // namespace
 
 std::size_t start_boot_vms(std::optional<HostPhysRange> bundle_range) {
     if (!bundle_range) {
@@ -18,6 +48,7 @@ std::size_t start_boot_vms(std::optional<HostPhysRange> bundle_range) {
         return 0;
     }
     log::info("boot bundle: {} bytes, {} VMs", bundle->total_size(), bundle->vm_count());
+    connect_uplink(*bundle);
     std::size_t started = 0;
     for (std::uint32_t index = 0; index < bundle->vm_count(); ++index) {
         const auto spec = bundle->vm(index);

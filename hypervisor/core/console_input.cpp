@@ -72,7 +72,12 @@ void focus_position(std::uint32_t wanted) {
 
 void deliver(char c) {
     Vm* vm = focused_vm();
-    if (vm != nullptr) (void)vm->uart.receive(c);
+    if (vm == nullptr) return;
+    if (vm->console_input_to_virtio) {
+        (void)vm->virtio_console.receive(c);
+    } else {
+        (void)vm->uart.receive(c);
+    }
 }
 
 void run_command(char c) {

@@ -128,6 +128,21 @@ void write_console(fdt::FdtWriter& writer) {
     writer.end_node();
 }
 
+// Lamina's devices reach guest RAM through the same coherent mapping the
+// guest uses, so drivers need no cache maintenance for their buffers.
+void write_virtio_slots(fdt::FdtWriter& writer, std::uint32_t count) {
+    for (std::uint32_t slot = 0; slot < count; ++slot) {
+        const GuestPhysAddr base = guest_layout::virtio_slot_base(slot);
+        writer.begin_node(node_name("virtio_mmio", base.value()).view());
+        writer.property_string("compatible", "virtio,mmio");
+        write_reg(writer, base.value(), guest_layout::kVirtioSlotSize);
+        writer.property_cells("interrupts",
+                              {kSpi, spi_number(guest_layout::kVirtioFirstInterruptId + slot), kLevelHigh});
+        writer.property_empty("dma-coherent");
+        writer.end_node();
+    }
+}
+
 }  // namespace
 
 Result<std::size_t> build_guest_device_tree(const GuestDeviceTreeSpec& spec, std::span<std::byte> out) {
@@ -145,6 +160,8 @@ Result<std::size_t> build_guest_device_tree(const GuestDeviceTreeSpec& spec, std
     write_interrupt_controller(writer, spec.vcpu_count);
     write_timer(writer);
     write_console(writer);
+    if (spec.virtio_slots > guest_layout::kMaxVirtioSlots) return Error{"too many virtio devices"};
+    write_virtio_slots(writer, spec.virtio_slots);
     writer.end_node();
     return writer.finish();
 }

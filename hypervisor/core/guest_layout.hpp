@@ -13,6 +13,15 @@ inline constexpr GuestPhysAddr kUartBase{0x0900'0000};
 inline constexpr std::uint32_t kUartInterruptId = 33;  // SPI 1
 inline constexpr GuestPhysAddr kGicDistributorBase{0x0800'0000};
 inline constexpr GuestPhysAddr kGicRedistributorBase{0x080a'0000};
+// virtio-mmio devices, one 512-byte window each from here, in the order
+// console, network cards, disks; slot n raises SPI 16 + n (as on QEMU's virt).
+inline constexpr GuestPhysAddr kVirtioBase{0x0a00'0000};
+inline constexpr std::uint64_t kVirtioSlotSize = 0x200;
+inline constexpr std::uint32_t kVirtioFirstInterruptId = 48;  // SPI 16
+inline constexpr std::uint32_t kMaxVirtioSlots = 16;
+[[nodiscard]] constexpr GuestPhysAddr virtio_slot_base(std::uint32_t slot) {
+    return kVirtioBase + slot * kVirtioSlotSize;
+}
 // Private interrupts of the virtual board, as INTIDs (PPI n = INTID n + 16).
 inline constexpr std::uint32_t kGicMaintenanceInterruptId = 25;
 inline constexpr std::uint32_t kHypervisorTimerInterruptId = 26;

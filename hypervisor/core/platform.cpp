@@ -193,6 +193,13 @@ template <typename Visit>
     return {};
 }
 
+// Devices inherit "dma-coherent" from the buses they sit on.
+[[nodiscard]] bool is_dma_coherent(const DeviceTree& tree, Node node) {
+    for (std::optional<Node> at{node}; at; at = tree.parent(*at))
+        if (tree.has_property(*at, "dma-coherent")) return true;
+    return false;
+}
+
 [[nodiscard]] Status collect_virtio_mmio(const DeviceTree& tree, const Gic& gic, Platform& platform) {
     for (auto node = tree.find_compatible("virtio,mmio"); node; node = tree.find_compatible("virtio,mmio", node)) {
         if (!tree.is_available(*node)) continue;
@@ -200,7 +207,8 @@ template <typename Visit>
         if (!registers) return Error{"device tree: virtio-mmio node without a valid reg"};
         const auto interrupt = interrupt_id(tree, gic, *node, 0);
         if (!interrupt) return interrupt.error();
-        if (!append(platform.virtio_mmio, platform.virtio_mmio_count, VirtioMmioSlot{*registers, *interrupt}))
+        const VirtioMmioSlot slot{*registers, *interrupt, is_dma_coherent(tree, *node)};
+        if (!append(platform.virtio_mmio, platform.virtio_mmio_count, slot))
             return Error{"device tree: too many virtio-mmio devices"};
     }
     const auto slots = std::span{platform.virtio_mmio}.first(platform.virtio_mmio_count);

@@ -21,6 +21,9 @@ enum class PsciConduit { none, smc, hvc };
 struct VirtioMmioSlot final {
     HostPhysRange registers{};
     std::uint32_t interrupt_id{0};  // GIC INTID (SPI n is INTID n + 32)
+    // "dma-coherent" on the node or an ancestor: the device snoops the CPU
+    // caches, so its DMA buffers need no cache maintenance.
+    bool dma_coherent{false};
 };
 
 struct Platform final {

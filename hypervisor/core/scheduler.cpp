@@ -1,6 +1,7 @@
 #include "core/scheduler.hpp"
 
 #include "core/console.hpp"
+#include "core/vm_devices.hpp"
 #include "core/fair_share.hpp"
 #include "core/guest_layout.hpp"
 #include "core/per_cpu.hpp"
@@ -186,7 +187,10 @@ bool all_vcpus_waiting(const Vm& vm) {
         }
         // The whole VM waits for input: its output is complete, so show a
         // partial line such as a shell prompt.
-        if (idle) vm.uart.flush();
+        if (idle) {
+            vm.uart.flush();
+            vm_devices::flush_console(vm);
+        }
     }
     run_this_cpu();
 }

@@ -40,6 +40,15 @@ Status Vm::copy_to_guest(GuestPhysAddr destination, ByteSpan bytes) {
     return {};
 }
 
+std::optional<std::span<std::byte>> VmGuestMemory::span(GuestPhysAddr address, std::size_t length) {
+    const MemoryExtent* extent = vm_.extent_of(address);
+    if (extent == nullptr || length == 0) return std::nullopt;
+    const std::uint64_t offset = address - extent->guest;
+    if (length > extent->size - offset) return std::nullopt;  // runs past this extent
+    auto* host = reinterpret_cast<std::byte*>((extent->host + offset).value());  // identity map
+    return std::span<std::byte>{host, length};
+}
+
 MmioRegion* Vm::find_mmio(GuestPhysAddr address) {
     for (std::size_t i = 0; i < mmio_count; ++i) {
         if (mmio[i].range.contains(address)) return &mmio[i];

@@ -8,8 +8,16 @@
 
 #include "arch/arch.hpp"
 #include "core/bundle.hpp"
+#include "core/console.hpp"
+#include "core/guest_layout.hpp"
+#include "core/guest_memory.hpp"
 #include "core/mmio_device.hpp"
 #include "core/vcpu.hpp"
+#include "virtual_devices/disk_slice.hpp"
+#include "virtual_devices/ram_disk.hpp"
+#include "virtual_devices/virtio_block.hpp"
+#include "virtual_devices/virtio_console.hpp"
+#include "virtual_devices/virtio_net.hpp"
 #include "virtual_devices/virtual_gic.hpp"
 #include "virtual_devices/virtual_pl011.hpp"
 
@@ -18,7 +26,7 @@ namespace lamina {
 inline constexpr std::size_t kMaxVms = 16;
 inline constexpr std::size_t kMaxVcpusPerVm = 8;
 inline constexpr std::size_t kMaxMemoryExtents = 64;
-inline constexpr std::size_t kMaxMmioRegions = 8;
+inline constexpr std::size_t kMaxMmioRegions = 16;
 
 enum class VmState : std::uint8_t {
     free,      // the slot holds no VM
@@ -64,12 +72,44 @@ struct MemoryExtent final {
     std::uint64_t size{0};
 };
 
+class Vm;
+
+// A VM's RAM as its emulated devices see it (virtqueues, buffers): host
+// views through Lamina's identity map of the frames behind each extent.
+class VmGuestMemory final : public GuestMemory {
+public:
+    explicit VmGuestMemory(const Vm& vm) : vm_{vm} {}
+    [[nodiscard]] std::optional<std::span<std::byte>> span(GuestPhysAddr address, std::size_t length) override;
+
+private:
+    const Vm& vm_;
+};
+
+// One virtual disk: the device and, depending on the spec, its RAM or its
+// slice of the board's disk.
+struct VmDisk final {
+    VirtioBlock device{};
+    RamDisk ram{};
+    DiskSlice slice{};
+    HostPhysRange ram_frames{};  // size 0: none allocated
+};
+
+// What a virtio device's interrupt hooks need: which VM, which line.
+struct VirtioSlotBinding final {
+    Vm* vm{nullptr};
+    std::uint32_t slot{0};
+    std::uint32_t interrupt_id{0};
+    const char* device{""};  // "console", "net", "block": for reports
+};
+
 class Vm final {
 public:
     [[nodiscard]] std::string_view name() const { return {name_.data(), name_length_}; }
     void set_name(std::string_view name);
 
     [[nodiscard]] std::optional<HostPhysAddr> host_address(GuestPhysAddr address) const;
+    // The extent holding `address`, or null.
+    [[nodiscard]] const MemoryExtent* extent_of(GuestPhysAddr address) const;
     // Copies into guest RAM; the whole range must be RAM of this VM.
     [[nodiscard]] Status copy_to_guest(GuestPhysAddr destination, ByteSpan bytes);
     [[nodiscard]] MmioRegion* find_mmio(GuestPhysAddr address);
@@ -98,9 +138,17 @@ public:
     GicRedistributorWindow gic_redistributors{gic};
     std::uint32_t virtual_timer_interrupt{0};  // INTID of the EL1 virtual timer, linked to hardware
 
-private:
-    [[nodiscard]] const MemoryExtent* extent_of(GuestPhysAddr address) const;
+    VmGuestMemory memory{*this};
+    VirtioConsole virtio_console{};  // the guest's hvc0
+    GuestLineBuffer hvc_output{};     // its output, under the console's lock
+    // Console input goes to hvc0 rather than the PL011 (console=hvc0 last).
+    bool console_input_to_virtio{false};
+    std::array<VirtioNet, kMaxNicsPerVm> nics{};  // spec.nic_count of them in use
+    std::array<VmDisk, kMaxDisksPerVm> disks{};  // spec.disk_count of them in use
+    std::array<VirtioSlotBinding, guest_layout::kMaxVirtioSlots> virtio_slots{};
+    std::uint32_t virtio_slot_count{0};
 
+private:
     std::array<char, 32> name_{};
     std::size_t name_length_{0};
 };

@@ -13,6 +13,7 @@
 #include "core/memory.hpp"
 #include "core/scheduler.hpp"
 #include "core/spinlock.hpp"
+#include "core/vm_devices.hpp"
 
 namespace lamina::vm_manager {
 namespace {
@@ -63,6 +64,7 @@ void release_memory(Vm& vm) {
 }
 
 void release_resources(Vm& vm) {
+    vm_devices::remove(vm);
     vm.address_space.destroy();
     release_memory(vm);
     vm.mmio_count = 0;
@@ -108,7 +110,8 @@ Status load_images(Vm& vm, const GuestBootLayout& layout) {
     if (!vm.spec.initrd.empty()) {
         if (const Status status = vm.copy_to_guest(layout.initrd.base, vm.spec.initrd); !status) return status;
     }
-    const GuestDeviceTreeSpec tree{vm.ram, vm.vcpu_count, vm.spec.cmdline, layout.initrd};
+    const GuestDeviceTreeSpec tree{vm.ram, vm.vcpu_count, vm.spec.cmdline, layout.initrd,
+                                   vm_devices::virtio_slot_count(vm)};
     const auto size = build_guest_device_tree(tree, g_device_tree_buffer);
     if (!size) return size.error();
     arch::publish_instructions();
@@ -140,7 +143,11 @@ Status add_devices(Vm& vm) {
     if (const Status status = vm.add_mmio(redistributors, vm.gic_redistributors); !status) return status;
     vm.uart.reset(vm.name());
     vm.uart.connect_interrupt(vm.gic, guest_layout::kUartInterruptId);
-    return vm.add_mmio(GuestPhysRange{guest_layout::kUartBase, VirtualPl011::kRegisterWindow}, vm.uart);
+    if (const Status status =
+            vm.add_mmio(GuestPhysRange{guest_layout::kUartBase, VirtualPl011::kRegisterWindow}, vm.uart);
+        !status)
+        return status;
+    return vm_devices::add(vm);
 }
 
 Status build(Vm& vm, const GuestBootLayout& layout) {

@@ -8,6 +8,12 @@
 
 namespace lamina::drivers {
 
+[[nodiscard]] inline std::uint8_t mmio_read8(HostPhysAddr address) {
+    return *reinterpret_cast<volatile std::uint8_t*>(address.value());
+}
+[[nodiscard]] inline std::uint16_t mmio_read16(HostPhysAddr address) {
+    return *reinterpret_cast<volatile std::uint16_t*>(address.value());
+}
 [[nodiscard]] inline std::uint32_t mmio_read32(HostPhysAddr address) {
     return *reinterpret_cast<volatile std::uint32_t*>(address.value());
 }

@@ -27,8 +27,13 @@ import json
 import os
 import re
 import select
+import queue
 import shlex
 import signal
+import socket
+import threading
+import urllib.error
+import urllib.request
 import subprocess
 import sys
 import tempfile
@@ -93,12 +98,19 @@ class Scenario:
     settle_s: float = 0.0
     expect_exit: bool | None = None
     qemu_args: list[str] = field(default_factory=list)
+    networks: list[str] | None = None
+    uplink: str | None = None
+    board_nic: list[str] | None = None   # "IP:PORT" forwarded from a free host port each
+    board_disk_mib: int | None = None
+    host_http: list[dict] = field(default_factory=list)
+    disk_contains: list[str] = field(default_factory=list)
 
 
 SCENARIO_KEYS = {
     "description", "smp", "memory_mib", "append", "icount", "vms", "bundle_file",
     "bundle_transform", "expect", "expect_in_order", "forbid", "timeout_s",
-    "settle_s", "expect_exit", "qemu_args",
+    "settle_s", "expect_exit", "qemu_args", "networks", "uplink", "board_nic",
+    "board_disk_mib", "host_http", "disk_contains",
 }
 
 
@@ -197,6 +209,27 @@ def load_scenario(path: Path) -> Scenario:
     forbid = get("forbid", lambda v: isinstance(v, list), "a list of patterns", [])
     s.forbid = [_regex(p, f"{path}: forbid[{i}]") for i, p in enumerate(forbid)]
 
+    s.networks = get("networks", lambda v: isinstance(v, list) and all(isinstance(n, str) for n in v),
+                     "a list of network names")
+    s.uplink = get("uplink", lambda v: isinstance(v, str) and v, "a network name")
+    nic = get("board_nic", lambda v: isinstance(v, dict) and set(v) <= {"forward"}
+              and all(isinstance(f, str) and f.count(":") == 1 for f in v.get("forward", [])),
+              '{"forward": ["GUESTIP:PORT", ...]}')
+    s.board_nic = None if nic is None else list(nic.get("forward", []))
+    s.board_disk_mib = get("board_disk_mib", lambda v: _is_int(v) and v >= 1, "a positive integer")
+    s.host_http = get("host_http", lambda v: isinstance(v, list) and all(
+        isinstance(h, dict) and set(h) == {"after", "guest", "path"} for h in v),
+        'a list of {"after": REGEX, "guest": "IP:PORT", "path": "/..."}', [])
+    for index, request in enumerate(s.host_http):
+        request["after"] = _regex(request["after"], f"{path}: host_http[{index}].after")
+        if s.board_nic is None or request["guest"] not in s.board_nic:
+            raise ScenarioError(f"{path}: host_http[{index}]: {request['guest']} is not forwarded "
+                                "(board_nic.forward)")
+    s.disk_contains = get("disk_contains", lambda v: isinstance(v, list) and all(
+        isinstance(t, str) for t in v), "a list of strings", [])
+    if s.disk_contains and s.board_disk_mib is None:
+        raise ScenarioError(f"{path}: disk_contains needs board_disk_mib")
+
     if s.expect_exit is True and s.settle_s:
         raise ScenarioError(f"{path}: settle_s means nothing with expect_exit: true "
                             "(the run already lasts until QEMU exits)")
@@ -235,7 +268,12 @@ def prepare_bundle(scenario: Scenario, build_dir: Path, work: Path) -> Path | No
     bundle = work / "bundle.bin"
     if scenario.vms is not None:
         config = work / "vms.json"
-        config.write_text(json.dumps({"vms": scenario.vms}, indent=2) + "\n")
+        document = {"vms": scenario.vms}
+        if scenario.networks is not None:
+            document["networks"] = scenario.networks
+        if scenario.uplink is not None:
+            document["uplink"] = {"network": scenario.uplink}
+        config.write_text(json.dumps(document, indent=2) + "\n")
         try:
             lamina_run.build_bundle(build_dir, config, bundle, [scenario.path.parent.resolve()])
         except lamina_run.LaminaRunError as error:
@@ -373,6 +411,58 @@ class Options:
     gdb: bool = False
 
 
+# --------------------------------------------------------------------------
+# The board's NIC and disk, and checks from the host through them
+# --------------------------------------------------------------------------
+
+@dataclass
+class Board:
+    forwards: dict[str, int] = field(default_factory=dict)  # "IP:PORT" -> host port
+    disk: Path | None = None
+
+
+def free_host_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def prepare_board(scenario: Scenario, work: Path) -> Board:
+    board = Board()
+    for guest in scenario.board_nic or []:
+        board.forwards[guest] = free_host_port()
+    if scenario.board_disk_mib is not None:
+        board.disk = work / "board-disk.img"
+        with open(board.disk, "wb") as image:  # sparse: reads as zeros
+            image.truncate(scenario.board_disk_mib * 1024 * 1024)
+    return board
+
+
+def http_get_line(guest: str, path: str, host_port: int, deadline_s: float = 20.0) -> str:
+    """GET through the forwarded port, retrying while the service comes up;
+    the outcome as one console-like line the scenario can expect."""
+    url = f"http://127.0.0.1:{host_port}{path}"
+    stop = time.monotonic() + deadline_s
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                body = response.read().decode("utf-8", errors="replace").strip()
+                return f"harness: http {guest}{path}: {response.status} " + " | ".join(body.splitlines())
+        except (urllib.error.URLError, OSError) as error:
+            if time.monotonic() >= stop:
+                return f"harness: http {guest}{path}: error {error}"
+            time.sleep(0.5)
+
+
+def check_disk(scenario: Scenario, board: Board) -> list[str]:
+    """What disk_contains expects but the board's disk image lacks."""
+    if not scenario.disk_contains or board.disk is None:
+        return []
+    data = board.disk.read_bytes()
+    return [f"  the board disk to contain {text!r}" for text in scenario.disk_contains
+            if text.encode() not in data]
+
+
 def run(scenario: Scenario, options: Options) -> bool:
     """Boots the scenario; True when it passes. Prints its reasons either way."""
     if options.work_dir is not None:
@@ -383,12 +473,17 @@ def run(scenario: Scenario, options: Options) -> bool:
         work = Path(work_holder.name)
     try:
         bundle = prepare_bundle(scenario, options.build_dir, work)
+        board = prepare_board(scenario, work)
+        forwards = None
+        if scenario.board_nic is not None:
+            forwards = [lamina_run.Forward(port, *guest.split(":")) for guest, port in board.forwards.items()]
         try:
             command = lamina_run.qemu_command(
                 options.build_dir, bundle=bundle, smp=scenario.smp,
                 memory_mib=scenario.memory_mib, icount=scenario.icount,
                 append=scenario.append, gdb=options.gdb, trace=options.trace,
-                extra_args=[*scenario.qemu_args, *options.qemu_args], interactive=False)
+                extra_args=[*scenario.qemu_args, *options.qemu_args], interactive=False,
+                nic_forwards=forwards, disk=board.disk)
         except lamina_run.LaminaRunError as error:
             raise ScenarioError(str(error)) from None
         timeout_s = options.timeout_s if options.timeout_s is not None else scenario.timeout_s
@@ -402,7 +497,12 @@ def run(scenario: Scenario, options: Options) -> bool:
             options.keep_log.parent.mkdir(parents=True, exist_ok=True)
             log = open(options.keep_log, "w", encoding="utf-8")
         try:
-            return watch(scenario, command, timeout_s, log)
+            passed = watch(scenario, command, timeout_s, log, board)
+            missing = check_disk(scenario, board)
+            if passed and missing:
+                print(f"FAIL: {scenario.name}: after the run, expected", *missing, sep="\n")
+                return False
+            return passed
         finally:
             if log:
                 log.close()
@@ -411,8 +511,18 @@ def run(scenario: Scenario, options: Options) -> bool:
             work_holder.cleanup()
 
 
-def watch(scenario: Scenario, command: list[str], timeout_s: float, log) -> bool:
+def watch(scenario: Scenario, command: list[str], timeout_s: float, log, board: Board | None = None) -> bool:
     checker = ConsoleChecker(scenario)
+    board = board or Board()
+    host_results: queue.Queue[str] = queue.Queue()
+    host_pending = list(scenario.host_http)
+
+    def start_host_requests(line: str) -> None:
+        for request in [r for r in host_pending if r["after"].search(line)]:
+            host_pending.remove(request)
+            port = board.forwards[request["guest"]]
+            threading.Thread(target=lambda r=request, p=port: host_results.put(
+                http_get_line(r["guest"], r["path"], p)), daemon=True).start()
     _load_libc()
     start = time.monotonic()
     process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -442,6 +552,7 @@ def watch(scenario: Scenario, command: list[str], timeout_s: float, log) -> bool
             failure = checker.feed(line)
             if failure:
                 return failure
+            start_host_requests(line)
         return None
 
     def qemu_exit_details() -> list[str]:
@@ -493,6 +604,10 @@ def watch(scenario: Scenario, command: list[str], timeout_s: float, log) -> bool
                 during = " during the settle period" if settle_end is not None and scenario.settle_s else ""
                 return verdict(True, f"all expectations met; QEMU exited (status 0){during}")
 
+            while not host_results.empty():
+                failure = console_lines([host_results.get()])
+                if failure:
+                    return verdict(False, failure)
             # Wake up at the next deadline, and now and then to notice QEMU's exit.
             wake = min(deadline if settle_end is None else settle_end, now + 0.1)
             if not readers:

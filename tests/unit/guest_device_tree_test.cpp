@@ -182,6 +182,45 @@ TEST(GuestDeviceTreeReader, ConsoleAndStdoutPath) {
     EXPECT_THAT(string_list(tree, uart, "clock-names"), ElementsAreArray({"uartclk", "apb_pclk"}));
 }
 
+TEST(GuestDeviceTreeReader, NoVirtioSlotsNoNodes) {
+    const Blob blob = build(make_spec());
+    const fdt::DeviceTree tree = parse(blob);
+    EXPECT_FALSE(tree.find_compatible("virtio,mmio").has_value());
+}
+
+TEST(GuestDeviceTreeReader, VirtioSlots) {
+    GuestDeviceTreeSpec spec = make_spec();
+    spec.virtio_slots = 3;
+    const Blob blob = build(spec);
+    const fdt::DeviceTree tree = parse(blob);
+    for (std::uint32_t slot = 0; slot < 3; ++slot) {
+        const std::uint64_t base = 0x0a00'0000 + slot * 0x200;
+        char path[40];
+        std::snprintf(path, sizeof path, "/virtio_mmio@%llx", static_cast<unsigned long long>(base));
+        const fdt::Node device = node(tree, path);
+        EXPECT_TRUE(tree.is_compatible(device, "virtio,mmio"));
+        const auto reg = tree.raw_reg(device, 0);
+        ASSERT_TRUE(reg.has_value());
+        EXPECT_EQ(reg->address, base);
+        EXPECT_EQ(reg->size, 0x200u);
+        const auto interrupts = tree.property(device, "interrupts");
+        ASSERT_TRUE(interrupts.has_value());
+        ASSERT_EQ(interrupts->size(), 12u);
+        EXPECT_EQ(load_be<std::uint32_t>(*interrupts, 0), 0u);  // SPI
+        EXPECT_EQ(load_be<std::uint32_t>(*interrupts, 4), 16u + slot);
+        EXPECT_EQ(load_be<std::uint32_t>(*interrupts, 8), 4u);  // level, active high
+        EXPECT_TRUE(tree.property(device, "dma-coherent").has_value());
+    }
+    EXPECT_FALSE(tree.find_node("/virtio_mmio@a000600").has_value());
+}
+
+TEST(GuestDeviceTreeReader, TooManyVirtioSlotsRefused) {
+    GuestDeviceTreeSpec spec = make_spec();
+    spec.virtio_slots = guest_layout::kMaxVirtioSlots + 1;
+    Blob buffer(guest_layout::kMaxDeviceTreeSize);
+    EXPECT_FALSE(build_guest_device_tree(spec, buffer).ok());
+}
+
 TEST(GuestDeviceTreeReader, Bootargs) {
     const std::string_view bootargs = "console=ttyAMA0 earlycon=pl011,0x9000000 rdinit=/init quiet";
     const Blob blob = build(make_spec(1, bootargs));
@@ -292,7 +331,9 @@ TEST(GuestDeviceTreeBuffer, EmptyBuffer) {
 
 TEST(GuestDeviceTreeBuffer, LargestTreeFitsTheGuestLimit) {
     const std::string bootargs(2 * KiB, 'b');
-    const Blob blob = build(make_spec(8, bootargs, GuestPhysRange{GuestPhysAddr{0x4400'0000}, 0x1000}, 16 * GiB));
+    GuestDeviceTreeSpec spec = make_spec(8, bootargs, GuestPhysRange{GuestPhysAddr{0x4400'0000}, 0x1000}, 16 * GiB);
+    spec.virtio_slots = guest_layout::kMaxVirtioSlots;
+    const Blob blob = build(spec);
     EXPECT_LT(blob.size(), guest_layout::kMaxDeviceTreeSize);
 }
 

@@ -85,6 +85,7 @@ TEST_F(PlatformQemuVirt, FindsAllVirtioSlotsSortedByAddress) {
     for (std::size_t slot = 0; slot < 32; ++slot) {
         EXPECT_THAT(platform_.virtio_mmio[slot].registers, IsRange(0x0a00'0000 + 0x200 * slot, 0x200)) << slot;
         EXPECT_EQ(platform_.virtio_mmio[slot].interrupt_id, 48 + slot) << slot;  // SPIs 16..47
+        EXPECT_TRUE(platform_.virtio_mmio[slot].dma_coherent) << slot;
     }
 }
 
@@ -148,6 +149,8 @@ TEST_F(PlatformTestBoard, SortsEnabledVirtioSlots) {
     EXPECT_EQ(platform_.virtio_mmio[0].interrupt_id, 72u);
     EXPECT_THAT(platform_.virtio_mmio[1].registers, IsRange(0x1c03'0000, 0x200));
     EXPECT_EQ(platform_.virtio_mmio[1].interrupt_id, 74u);
+    EXPECT_FALSE(platform_.virtio_mmio[0].dma_coherent);
+    EXPECT_TRUE(platform_.virtio_mmio[1].dma_coherent);  // "dma-coherent" on the node
 }
 
 TEST_F(PlatformTestBoard, ReadsInitrdAndBootargsFromChosen) {
@@ -182,6 +185,7 @@ struct BoardSpec final {
     std::optional<std::string_view> stdout_path{};
     std::uint32_t uart_interrupt_parent = kGicPhandle;
     std::size_t virtio_slots = 0;
+    bool root_dma_coherent = false;
     bool chosen = true;
     std::optional<std::uint64_t> initrd_start{};
     std::optional<std::uint64_t> initrd_end{};
@@ -196,6 +200,7 @@ struct BoardSpec final {
     writer.property_u32("#address-cells", 2);
     writer.property_u32("#size-cells", 2);
     writer.property_u32("interrupt-parent", kGicPhandle);
+    if (spec.root_dma_coherent) writer.property_empty("dma-coherent");
 
     if (spec.chosen) {
         writer.begin_node("chosen");
@@ -319,6 +324,17 @@ TEST(PlatformGenerated, AcceptsExactlyTheLimits) {
     EXPECT_EQ(platform->reserved_count, Platform::kMaxReserved);
     EXPECT_EQ(platform->cpu_count, Platform::kMaxCpus);
     EXPECT_EQ(platform->virtio_mmio_count, Platform::kMaxVirtioSlots);
+}
+
+TEST(PlatformGenerated, VirtioSlotsInheritDmaCoherenceFromTheirParents) {
+    for (const bool coherent : {false, true}) {
+        const Blob blob = build_board({.virtio_slots = 2, .root_dma_coherent = coherent});
+        const auto platform = discover(blob);
+        ASSERT_TRUE(platform.ok()) << error_of(platform);
+        ASSERT_EQ(platform->virtio_mmio_count, 2u);
+        EXPECT_EQ(platform->virtio_mmio[0].dma_coherent, coherent);
+        EXPECT_EQ(platform->virtio_mmio[1].dma_coherent, coherent);
+    }
 }
 
 TEST(PlatformGenerated, ReadsAnInitrdOfMixedWidths) {

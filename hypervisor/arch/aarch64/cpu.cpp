@@ -1,6 +1,7 @@
 // Per-CPU state, EL2 configuration for running guests, and the CPU services
 // the core uses (platform_cpu.hpp).
 #include <array>
+#include <atomic>
 
 #include "arch/aarch64/cache.hpp"
 #include "arch/aarch64/cpu.hpp"
@@ -10,6 +11,7 @@
 #include "arch/aarch64/virtual_cpu_interface.hpp"
 #include "core/per_cpu.hpp"
 #include "core/console_input.hpp"
+#include "core/spinlock.hpp"
 #include "core/guest_layout.hpp"
 #include "drivers/pl011.hpp"
 #include "core/vm.hpp"
@@ -117,6 +119,51 @@ void take_console_input(drivers::Pl011& uart, std::uint32_t interrupt_id) {
     drivers::interrupt_controller().enable_shared_interrupt(interrupt_id, this_cpu().hardware_id);
 }
 
+namespace {
+
+struct DeviceInterruptRoute final {
+    std::uint32_t interrupt_id{0};
+    DeviceInterruptHandler handler{nullptr};
+    void* context{nullptr};
+};
+
+constexpr std::uint32_t kFirstSharedInterrupt = 32;
+constexpr std::uint32_t kLastSharedInterrupt = 1019;
+
+// Entries below the count are complete: CPUs taking interrupts read the
+// table without the lock.
+std::array<DeviceInterruptRoute, kMaxDeviceInterrupts> g_device_routes{};
+std::atomic<std::size_t> g_device_route_count{0};
+SpinLock g_device_route_lock;
+
+// Calls the handler routed to `interrupt_id`; false if there is none.
+bool dispatch_device_interrupt(std::uint32_t interrupt_id) {
+    const std::size_t count = g_device_route_count.load(std::memory_order_acquire);
+    for (std::size_t i = 0; i < count; ++i) {
+        const DeviceInterruptRoute& route = g_device_routes[i];
+        if (route.interrupt_id != interrupt_id) continue;
+        route.handler(route.context);
+        return true;
+    }
+    return false;
+}
+
+}  // namespace
+
+bool route_device_interrupt(std::uint32_t interrupt_id, DeviceInterruptHandler handler, void* context) {
+    if (interrupt_id < kFirstSharedInterrupt || interrupt_id > kLastSharedInterrupt || handler == nullptr)
+        return false;
+    const LockGuard guard{g_device_route_lock};
+    const std::size_t count = g_device_route_count.load(std::memory_order_relaxed);
+    if (count == g_device_routes.size() || interrupt_id == g_console_interrupt) return false;
+    for (std::size_t i = 0; i < count; ++i)
+        if (g_device_routes[i].interrupt_id == interrupt_id) return false;
+    g_device_routes[count] = DeviceInterruptRoute{interrupt_id, handler, context};
+    g_device_route_count.store(count + 1, std::memory_order_release);
+    drivers::interrupt_controller().enable_shared_interrupt(interrupt_id, this_cpu().hardware_id);
+    return true;
+}
+
 bool interrupt_deliverable(Vcpu& vcpu) {
     virtual_cpu_interface::sync(vcpu);
     const LockGuard guard{vcpu.vm->gic.lock()};
@@ -205,7 +252,7 @@ void forward_virtual_timer(drivers::GicV3& gic, std::uint32_t interrupt) {
 }  // namespace
 
 // Lamina's own interrupts (scheduler timer, signals from other CPUs, GIC
-// maintenance) and the running guest's virtual timer.
+// maintenance, its drivers' devices) and the running guest's virtual timer.
 bool handle_cpu_interrupts() {
     bool timer_fired = false;
     auto& gic = drivers::interrupt_controller();
@@ -226,6 +273,8 @@ bool handle_cpu_interrupts() {
         } else if (*interrupt == static_cast<std::uint32_t>(drivers::CpuSignal::halt)) {
             gic.end_of_interrupt(*interrupt);
             halt_this_cpu();
+        } else {
+            (void)dispatch_device_interrupt(*interrupt);
         }
         gic.end_of_interrupt(*interrupt);
     }

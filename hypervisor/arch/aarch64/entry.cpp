@@ -18,6 +18,7 @@
 #include "core/platform.hpp"
 #include "core/scheduler.hpp"
 #include "core/vm_manager.hpp"
+#include "drivers/board_devices.hpp"
 #include "drivers/gicv3.hpp"
 #include "drivers/pl011.hpp"
 
@@ -147,6 +148,7 @@ void lamina_primary_main(std::uintptr_t device_tree, std::uintptr_t load_address
     vm_manager::init();
 
     bring_up_this_cpu(0, sysreg::mpidr_el1::read() & 0xff'00ff'ffffull);
+    drivers::probe_board_devices(g_platform);
     start_secondary_cpus(g_platform);
     log::info("{} of {} CPUs online", online_cpu_count(), g_platform.cpu_count);
     const std::size_t started = start_boot_vms(g_platform.initrd);
