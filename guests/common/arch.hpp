@@ -257,6 +257,25 @@ inline std::uint64_t hvc(const HvcArgs& args) {
     return x0;
 }
 
+// x0..x3 after a call, for calls that answer in several registers (UUIDs,
+// random bits).
+struct HvcResults final {
+    std::uint64_t x[4];
+};
+
+inline HvcResults hvc_results(const HvcArgs& args) {
+    register std::uint64_t x0 asm("x0") = args.function;
+    register std::uint64_t x1 asm("x1") = args.arg1;
+    register std::uint64_t x2 asm("x2") = args.arg2;
+    register std::uint64_t x3 asm("x3") = args.arg3;
+    asm volatile("hvc #0"
+                 : "+r"(x0), "+r"(x1), "+r"(x2), "+r"(x3)
+                 :
+                 : "x4", "x5", "x6", "x7", "x8", "x9", "x10", "x11", "x12", "x13", "x14", "x15",
+                   "x16", "x17", "memory");
+    return HvcResults{{x0, x1, x2, x3}};
+}
+
 // --- MMIO and raw memory probes ---------------------------------------------
 // Single plain ldr/str with a base register and no writeback: a trapping
 // access then has a valid instruction syndrome (ESR_EL2.ISV), which the

@@ -278,6 +278,11 @@ struct WakeStats final {
 // by the handler) and measures how late the handler ran.
 [[nodiscard]] WakeStats timer_wfi_rounds(TimerKind kind, std::uint32_t rounds, std::uint64_t period_us);
 
+// --- Guest services: Arm PV stolen time (DEN0057A) ------------------------------------
+
+inline constexpr std::uint32_t kPvTimeFeatures = 0xc500'0020;
+inline constexpr std::uint32_t kPvTimeStolenTime = 0xc500'0021;
+
 // --- The secondary vCPU ---------------------------------------------------------------
 
 enum class Command : std::uint64_t {
@@ -289,6 +294,7 @@ enum class Command : std::uint64_t {
     send_sgi_after,  // arg[0] µs later, ICC_SGI1R_EL1 = arg[1]
     timer_wfi,       // timer_wfi_rounds(arg[0] kind, arg[1] rounds, arg[2] period_us) -> result[0..3]
     cpu_off,         // PSCI CPU_OFF; result[0] = its status if it returns
+    stolen_time_record,  // result[0] = HV_PV_TIME_ST, the IPA of its stolen-time record
 };
 
 struct Mailbox final {
@@ -344,6 +350,7 @@ void check_gic_delivery();
 void check_smccc_and_psci_queries();
 void check_cpu_lifecycle_start();  // CPU_ON of vCPU 1, which then stays up
 void check_multi_cpu_interrupts();
+void check_guest_services();  // PV stolen time (needs vCPU 1) and TRNG
 void check_virtual_timer();
 void check_physical_timer_registers();
 void check_cpu_suspend();

@@ -1,7 +1,8 @@
 // conformance: checks the virtual hardware of a Lamina VM against the Arm
 // architecture the way a third-party conformance suite of bare-metal guests
 // would: the GICv3 (distributor, redistributors, system-register CPU
-// interface), the EL1 virtual and physical timers, PSCI 1.0 and SMCCC 1.1.
+// interface), the EL1 virtual and physical timers, PSCI 1.0, SMCCC 1.1 and
+// the SMCCC guest services Lamina offers (PV stolen time, TRNG).
 // Interrupts are taken through this guest's own EL1 vectors (vectors.S).
 //
 // Every check prints "conformance: PASS <name>" or one or more
@@ -31,6 +32,7 @@ void guest::run() {
     check_smccc_and_psci_queries();
     check_cpu_lifecycle_start();
     check_multi_cpu_interrupts();
+    check_guest_services();
     check_virtual_timer();
     check_physical_timer_registers();
     check_cpu_suspend();

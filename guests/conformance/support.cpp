@@ -374,6 +374,9 @@ void execute(Mailbox& box, Command command, bool& irqs_unmasked) {
             set_secondary_online(false);
             store(box.result[0], static_cast<std::uint64_t>(guest::psci::cpu_off()));
             break;
+        case Command::stolen_time_record:
+            store(box.result[0], static_cast<std::uint64_t>(guest::psci::call(kPvTimeStolenTime)));
+            break;
     }
 }
 

@@ -22,6 +22,11 @@ inline constexpr std::uint32_t kMaxVirtioSlots = 16;
 [[nodiscard]] constexpr GuestPhysAddr virtio_slot_base(std::uint32_t slot) {
     return kVirtioBase + slot * kVirtioSlotSize;
 }
+// Arm PV stolen time (DEN0057A): vCPU n's 64-byte record at
+// kStolenTimeBase + 64 n, in one page of normal memory outside RAM and
+// every device window (HV_PV_TIME_ST hands the guest its address).
+inline constexpr GuestPhysAddr kStolenTimeBase{0x0b00'0000};
+inline constexpr std::uint64_t kStolenTimeRecordSize = 64;
 // Private interrupts of the virtual board, as INTIDs (PPI n = INTID n + 16).
 inline constexpr std::uint32_t kGicMaintenanceInterruptId = 25;
 inline constexpr std::uint32_t kHypervisorTimerInterruptId = 26;

@@ -6,6 +6,7 @@
 #include "core/guest_layout.hpp"
 #include "core/per_cpu.hpp"
 #include "core/spinlock.hpp"
+#include "core/stolen_time.hpp"
 #include "core/vm_manager.hpp"
 
 namespace lamina::scheduler {
@@ -226,6 +227,7 @@ void run_this_cpu() {
     for (;;) {
         Vcpu* next = pick_next(cpu, arch::counter_now());
         if (next != nullptr) {
+            stolen_time::publish(*next);
             cpu.current = next;
             arch::activate_vcpu(*next);
             arch::enter_guest(*next);

@@ -2,6 +2,7 @@
 // spaces Lamina deals with, and byte sizes. Mixing them up is a compile error.
 #pragma once
 
+#include <compare>
 #include <cstddef>
 #include <cstdint>
 

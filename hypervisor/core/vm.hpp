@@ -125,6 +125,7 @@ public:
     std::array<MemoryExtent, kMaxMemoryExtents> extents{};
     std::size_t extent_count{0};
     arch::GuestAddressSpace address_space{};
+    HostPhysRange stolen_time_page{};  // its vCPUs' stolen-time records (core/stolen_time.hpp); size 0: none
     std::uint64_t counter_offset{0};  // guest virtual count = physical count - offset
     ShareGroup share_group{};         // its vCPUs' common CPU cap
     std::array<Vcpu, kMaxVcpusPerVm> vcpus{};

@@ -16,9 +16,20 @@ void set_interrupt_level(void* context, bool asserted) {
     binding.vm->gic.set_level(binding.interrupt_id, asserted);
 }
 
-// A driver broke its rings: only this device stops; say why.
+// A driver broke its rings: only this device stops; say why. A guest that
+// breaks and resets a device in a loop must not flood Lamina's console, so
+// only the first 16 failures of a device are logged (per VM boot).
+constexpr std::uint32_t kLoggedFailuresPerDevice = 16;
+
 void report_device_failure(void* context, Error reason) {
-    const auto& binding = *static_cast<const VirtioSlotBinding*>(context);
+    auto& binding = *static_cast<VirtioSlotBinding*>(context);
+    const std::uint32_t failures = ++binding.failures;
+    if (failures > kLoggedFailuresPerDevice + 1) return;
+    if (failures == kLoggedFailuresPerDevice + 1) {
+        log::warning("vm {}: virtio {} (slot {}) failed again; further failures are not logged", binding.vm->name(),
+                     binding.device, binding.slot);
+        return;
+    }
     log::warning("vm {}: virtio {} (slot {}) needs a reset: {}", binding.vm->name(), binding.device, binding.slot,
                  reason.message);
 }

@@ -13,6 +13,7 @@
 #include "core/memory.hpp"
 #include "core/scheduler.hpp"
 #include "core/spinlock.hpp"
+#include "core/stolen_time.hpp"
 #include "core/vm_devices.hpp"
 
 namespace lamina::vm_manager {
@@ -66,6 +67,7 @@ void release_memory(Vm& vm) {
 void release_resources(Vm& vm) {
     vm_devices::remove(vm);
     vm.address_space.destroy();
+    stolen_time::release(vm);
     release_memory(vm);
     vm.mmio_count = 0;
     const LockGuard guard{g_lifecycle_lock};
@@ -153,6 +155,7 @@ Status add_devices(Vm& vm) {
 Status build(Vm& vm, const GuestBootLayout& layout) {
     if (const Status status = vm.address_space.create(frame_allocator()); !status) return status;
     if (const Status status = populate_ram(vm); !status) return status;
+    if (const Status status = stolen_time::create(vm); !status) return status;
     if (const Status status = load_images(vm, layout); !status) return status;
     return add_devices(vm);
 }

@@ -9,7 +9,7 @@
 #   - for at least a tenth of the elapsed time (/proc/uptime): it ran.
 # Why not half of the elapsed time: Linux accounts one tick per timer
 # interrupt, so time the host does not run the vCPU's thread (TCG on a
-# loaded machine; Lamina offers no steal time yet) is accounted nowhere.
+# loaded machine, which Lamina's steal time does not see) is accounted nowhere.
 # Busy was 60-80 % of elapsed under `ctest -j2`, down to 23 % on a host
 # with a load of 7-10 on two cores, while ~100 % of accounted throughout.
 #   lamina-test: cpu_burn cpus <n> elapsed_jiffies <n>

@@ -5,6 +5,7 @@
 #include "arch/aarch64/cpu.hpp"
 #include "arch/aarch64/firmware.hpp"
 #include "arch/aarch64/mmu.hpp"
+#include "arch/aarch64/random.hpp"
 #include "arch/aarch64/sysreg.hpp"
 #include "core/boot_options.hpp"
 #include "core/boot_vms.hpp"
@@ -142,6 +143,7 @@ void lamina_primary_main(std::uintptr_t device_tree, std::uintptr_t load_address
     log::set_level(options.log_level);
     power_off_when_idle(options.halt_when_idle);
     report_platform(g_platform, load_address);
+    report_hardware_random();
     init_memory_or_panic(g_platform, device_tree, tree.total_size());
     init_interrupts_or_panic(g_platform);
     scheduler::init(counter_frequency() * options.timeslice_us / 1'000'000);

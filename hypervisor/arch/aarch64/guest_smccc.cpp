@@ -1,7 +1,10 @@
 #include "arch/aarch64/guest_smccc.hpp"
 
+#include "arch/aarch64/random.hpp"
 #include "core/console.hpp"
 #include "core/scheduler.hpp"
+#include "core/stolen_time.hpp"
+#include "core/trng.hpp"
 #include "core/vcpu.hpp"
 #include "core/vm.hpp"
 #include "core/vm_manager.hpp"
@@ -24,6 +27,13 @@ enum FunctionId : std::uint32_t {
     psci_cpu_suspend_64 = 0xc400'0001,
     psci_cpu_on_64 = 0xc400'0003,
     psci_affinity_info_64 = 0xc400'0004,
+    trng_version = 0x8400'0050,
+    trng_features = 0x8400'0051,
+    trng_get_uuid = 0x8400'0052,
+    trng_rnd_32 = 0x8400'0053,
+    trng_rnd_64 = 0xc400'0053,
+    hv_pv_time_features = 0xc500'0020,
+    hv_pv_time_st = 0xc500'0021,
     lamina_call_count = 0x8600'ff00,
     lamina_call_uid = 0x8600'ff01,
     lamina_revision = 0x8600'ff03,
@@ -54,11 +64,28 @@ bool is_implemented(std::uint32_t function) {
         case psci_cpu_suspend_64: case psci_cpu_off: case psci_cpu_on_32: case psci_cpu_on_64:
         case psci_affinity_info_32: case psci_affinity_info_64: case psci_migrate_info_type:
         case psci_system_off: case psci_system_reset: case psci_features:
+        case hv_pv_time_features: case hv_pv_time_st:
             return true;
+        case trng_version: case trng_features: case trng_get_uuid: case trng_rnd_32: case trng_rnd_64:
+            return arch::has_hardware_random();
         default:
             return false;
     }
 }
+
+// PSCI_FEATURES speaks for the SMCCC calls and PSCI's own functions (0x00 to
+// 0x1f of the standard secure service), not for TRNG or hypervisor services.
+bool is_psci_feature(std::uint32_t function) {
+    const std::uint32_t owner = (function >> 24) & 0x3f;
+    return is_implemented(function) && (owner == 0 || (owner == 4 && (function & 0xffff) <= 0x1f));
+}
+
+bool is_trng_function(std::uint32_t function) {
+    return function == trng_version || function == trng_features || function == trng_get_uuid ||
+           function == trng_rnd_32 || function == trng_rnd_64;
+}
+
+std::int64_t feature_result(bool implemented) { return implemented ? success : not_supported; }
 
 // The vCPU a PSCI target affinity names: Aff0 = vCPU index, higher levels 0.
 Vcpu* target_vcpu(Vm& vm, std::uint64_t mpidr) {
@@ -98,6 +125,44 @@ std::uint64_t argument(const GuestRegisters& registers, unsigned index, bool is_
     return is_32bit ? (value & 0xffff'ffff) : value;
 }
 
+// HV_PV_TIME_FEATURES: which PV time calls exist.
+std::int64_t pv_time_features(std::uint64_t function) {
+    const auto queried = static_cast<std::uint32_t>(function);
+    return feature_result(queried == hv_pv_time_features || queried == hv_pv_time_st);
+}
+
+// HV_PV_TIME_ST: the IPA of the calling vCPU's stolen-time record.
+std::int64_t stolen_time_record(const Vcpu& vcpu) {
+    if (vcpu.vm->stolen_time_page.size == 0) return not_supported;
+    return static_cast<std::int64_t>(stolen_time::record_address(vcpu.index).value());
+}
+
+// The TRNG calls: all NOT_SUPPORTED on a CPU without a random number generator.
+void handle_trng(GuestRegisters& registers, std::uint32_t function) {
+    if (!arch::has_hardware_random()) {
+        set_result(registers, not_supported);
+        return;
+    }
+    switch (function) {
+        case trng_version: set_result(registers, trng::kVersion1_0); return;
+        case trng_features:
+            set_result(registers, feature_result(is_trng_function(static_cast<std::uint32_t>(registers.x[1]))));
+            return;
+        case trng_get_uuid:
+            for (unsigned i = 0; i < 4; ++i) registers.x[i] = trng::uuid_word(i);
+            return;
+        default: {
+            const bool is_32bit = function == trng_rnd_32;
+            const auto width = is_32bit ? trng::Width::bits32 : trng::Width::bits64;
+            const std::uint64_t bits = argument(registers, 1, is_32bit);
+            const trng::Result result = trng::random_bits(bits, width, arch::hardware_random);
+            set_result(registers, result.status);
+            for (unsigned i = 0; i < 3; ++i) registers.x[i + 1] = result.registers[i];
+            return;
+        }
+    }
+}
+
 void handle_psci_power(Vcpu& vcpu, GuestRegisters& registers, std::uint32_t function) {
     switch (function) {
         case psci_cpu_off:
@@ -123,11 +188,11 @@ void handle_guest_smccc(Vcpu& vcpu, GuestRegisters& registers) {
     switch (function) {
         case smccc_version: set_result(registers, kSmcccVersion1_1); return;
         case smccc_arch_features:
-            set_result(registers, is_implemented(static_cast<std::uint32_t>(registers.x[1])) ? success : not_supported);
+            set_result(registers, feature_result(is_implemented(static_cast<std::uint32_t>(registers.x[1]))));
             return;
         case psci_version: set_result(registers, kPsciVersion1_0); return;
         case psci_features:
-            set_result(registers, is_implemented(static_cast<std::uint32_t>(registers.x[1])) ? success : not_supported);
+            set_result(registers, feature_result(is_psci_feature(static_cast<std::uint32_t>(registers.x[1]))));
             return;
         case psci_cpu_on_32:
         case psci_cpu_on_64:
@@ -145,6 +210,13 @@ void handle_guest_smccc(Vcpu& vcpu, GuestRegisters& registers) {
         case psci_cpu_off:
         case psci_system_off:
         case psci_system_reset: handle_psci_power(vcpu, registers, function); return;
+        case trng_version:
+        case trng_features:
+        case trng_get_uuid:
+        case trng_rnd_32:
+        case trng_rnd_64: handle_trng(registers, function); return;
+        case hv_pv_time_features: set_result(registers, pv_time_features(registers.x[1])); return;
+        case hv_pv_time_st: set_result(registers, stolen_time_record(vcpu)); return;
         case kLaminaNullCall: set_result(registers, success); return;
         case lamina_call_count: set_result(registers, 1); return;
         case lamina_call_uid:

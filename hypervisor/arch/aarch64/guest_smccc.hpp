@@ -1,5 +1,6 @@
 // SMCCC calls from guests (HVC, or SMC trapped by HCR_EL2.TSC): the Arm
-// architecture calls, PSCI, and Lamina's own vendor hypervisor service.
+// architecture calls, PSCI, TRNG, PV stolen time and Lamina's own vendor
+// hypervisor service.
 #pragma once
 
 #include <cstdint>
