@@ -100,6 +100,7 @@ struct VirtioSlotBinding final {
     std::uint32_t slot{0};
     std::uint32_t interrupt_id{0};
     const char* device{""};  // "console", "net", "block": for reports
+    std::uint32_t failures{0};  // DEVICE_NEEDS_RESET so far: only the first few are logged
 };
 
 class Vm final {
