@@ -10,44 +10,14 @@
 namespace lamina::drivers {
 namespace {
 
-// Registers of a version 2 transport (virtio 1.2, 4.2.2).
-constexpr std::uint64_t kMagicValue = 0x000;
-constexpr std::uint64_t kVersion = 0x004;
-constexpr std::uint64_t kDeviceId = 0x008;
-constexpr std::uint64_t kVendorId = 0x00c;
-constexpr std::uint64_t kDeviceFeatures = 0x010;
-constexpr std::uint64_t kDeviceFeaturesSelect = 0x014;
-constexpr std::uint64_t kDriverFeatures = 0x020;
-constexpr std::uint64_t kDriverFeaturesSelect = 0x024;
-constexpr std::uint64_t kQueueSelect = 0x030;
-constexpr std::uint64_t kQueueSizeMax = 0x034;
-constexpr std::uint64_t kQueueSize = 0x038;
-constexpr std::uint64_t kQueueReady = 0x044;
-constexpr std::uint64_t kQueueNotify = 0x050;
-constexpr std::uint64_t kInterruptStatus = 0x060;
-constexpr std::uint64_t kInterruptAcknowledge = 0x064;
-constexpr std::uint64_t kStatus = 0x070;
-constexpr std::uint64_t kQueueDescriptorLow = 0x080;
-constexpr std::uint64_t kQueueDescriptorHigh = 0x084;
-constexpr std::uint64_t kQueueDriverLow = 0x090;
-constexpr std::uint64_t kQueueDriverHigh = 0x094;
-constexpr std::uint64_t kQueueDeviceLow = 0x0a0;
-constexpr std::uint64_t kQueueDeviceHigh = 0x0a4;
-constexpr std::uint64_t kConfigGeneration = 0x0fc;
-constexpr std::uint64_t kConfig = 0x100;
-
-// Device status bits (virtio 1.2, 2.1).
-constexpr std::uint32_t kStatusAcknowledge = 0x01;
-constexpr std::uint32_t kStatusDriver = 0x02;
-constexpr std::uint32_t kStatusDriverOk = 0x04;
-constexpr std::uint32_t kStatusFeaturesOk = 0x08;
-constexpr std::uint32_t kStatusFailed = 0x80;
+using namespace virtio_mmio_register;
 
 // Transport features Lamina takes whenever they are offered: version 1
 // (required), DMA through the platform's rules (no IOMMU here, so physical
 // addresses) and the platform's memory ordering (Lamina's DMA barriers are
 // already the outer-shareable ones).
-constexpr std::uint64_t kTransportFeatures = kVirtioVersion1 | kVirtioAccessPlatform | kVirtioOrderPlatform;
+constexpr std::uint64_t kTransportFeatures =
+    kVirtioFeatureVersion1 | kVirtioFeatureAccessPlatform | kVirtioFeatureOrderPlatform;
 
 constexpr std::uint64_t kResetTimeoutMs = 100;
 [[nodiscard]] std::uint16_t largest_power_of_two_up_to(std::uint32_t limit) {
@@ -88,19 +58,19 @@ Status VirtioMmioDevice::reset() {
     return {};
 }
 
-void VirtioMmioDevice::mark_failed() { add_status(kStatusFailed); }
+void VirtioMmioDevice::mark_failed() { add_status(kVirtioStatusFailed); }
 
 Result<std::uint64_t> VirtioMmioDevice::begin_init(std::uint64_t wanted) {
     features_ = 0;
     if (const Status status = reset(); !status) return status.error();
-    add_status(kStatusAcknowledge);
-    add_status(kStatusDriver);
+    add_status(kVirtioStatusAcknowledge);
+    add_status(kVirtioStatusDriver);
 
     write(kDeviceFeaturesSelect, 0);
     std::uint64_t offered = read(kDeviceFeatures);
     write(kDeviceFeaturesSelect, 1);
     offered |= std::uint64_t{read(kDeviceFeatures)} << 32;
-    if ((offered & kVirtioVersion1) == 0) {
+    if ((offered & kVirtioFeatureVersion1) == 0) {
         mark_failed();
         return Error{"device does not offer VIRTIO_F_VERSION_1"};
     }
@@ -109,8 +79,8 @@ Result<std::uint64_t> VirtioMmioDevice::begin_init(std::uint64_t wanted) {
     write(kDriverFeatures, static_cast<std::uint32_t>(chosen));
     write(kDriverFeaturesSelect, 1);
     write(kDriverFeatures, static_cast<std::uint32_t>(chosen >> 32));
-    add_status(kStatusFeaturesOk);
-    if ((read(kStatus) & kStatusFeaturesOk) == 0) {
+    add_status(kVirtioStatusFeaturesOk);
+    if ((read(kStatus) & kVirtioStatusFeaturesOk) == 0) {
         mark_failed();
         return Error{"device refused the features Lamina chose"};
     }
@@ -145,7 +115,7 @@ Status VirtioMmioDevice::setup_queue(std::uint32_t index, std::uint16_t wanted_s
 
 void VirtioMmioDevice::finish_init() {
     arch::dma::before_doorbell();  // buffers posted during setup are visible once the device is live
-    add_status(kStatusDriverOk);
+    add_status(kVirtioStatusDriverOk);
 }
 
 std::uint32_t VirtioMmioDevice::generation() const { return read(kConfigGeneration); }

@@ -18,23 +18,11 @@
 #include "core/result.hpp"
 #include "core/types.hpp"
 #include "drivers/virtio_driver_queue.hpp"
+#include "virtual_devices/virtio_mmio_spec.hpp"
 
 namespace lamina::drivers {
 
-inline constexpr std::uint32_t kVirtioMmioMagic = 0x7472'6976;  // "virt"
-inline constexpr std::uint32_t kVirtioMmioModernVersion = 2;
-inline constexpr std::uint32_t kVirtioMmioLegacyVersion = 1;
-
 enum class VirtioDeviceId : std::uint32_t { none = 0, network = 1, block = 2 };
-
-// Feature bits every device type may see (virtio 1.2, 6).
-inline constexpr std::uint64_t kVirtioVersion1 = std::uint64_t{1} << 32;
-inline constexpr std::uint64_t kVirtioAccessPlatform = std::uint64_t{1} << 33;
-inline constexpr std::uint64_t kVirtioOrderPlatform = std::uint64_t{1} << 36;
-
-// InterruptStatus bits.
-inline constexpr std::uint32_t kVirtioInterruptUsedBuffer = 0x1;
-inline constexpr std::uint32_t kVirtioInterruptConfigChange = 0x2;
 
 // How a board device sees Lamina's memory: DMA barriers, and cache
 // maintenance unless the device snoops the caches (DT "dma-coherent").

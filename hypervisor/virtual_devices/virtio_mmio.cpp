@@ -5,38 +5,7 @@
 namespace lamina {
 namespace {
 
-// Register offsets (virtio 1.2, 4.2.2).
-namespace reg {
-constexpr std::uint64_t magic_value = 0x000;
-constexpr std::uint64_t version = 0x004;
-constexpr std::uint64_t device_id = 0x008;
-constexpr std::uint64_t vendor_id = 0x00c;
-constexpr std::uint64_t device_features = 0x010;
-constexpr std::uint64_t device_features_select = 0x014;
-constexpr std::uint64_t driver_features = 0x020;
-constexpr std::uint64_t driver_features_select = 0x024;
-constexpr std::uint64_t queue_select = 0x030;
-constexpr std::uint64_t queue_size_max = 0x034;
-constexpr std::uint64_t queue_size = 0x038;
-constexpr std::uint64_t queue_ready = 0x044;
-constexpr std::uint64_t queue_notify = 0x050;
-constexpr std::uint64_t interrupt_status = 0x060;
-constexpr std::uint64_t interrupt_ack = 0x064;
-constexpr std::uint64_t status = 0x070;
-constexpr std::uint64_t queue_descriptors_low = 0x080;
-constexpr std::uint64_t queue_descriptors_high = 0x084;
-constexpr std::uint64_t queue_driver_low = 0x090;
-constexpr std::uint64_t queue_driver_high = 0x094;
-constexpr std::uint64_t queue_device_low = 0x0a0;
-constexpr std::uint64_t queue_device_high = 0x0a4;
-constexpr std::uint64_t shared_memory_length_low = 0x0b0;
-constexpr std::uint64_t shared_memory_base_high = 0x0bc;
-constexpr std::uint64_t config_generation = 0x0fc;
-constexpr std::uint64_t config = 0x100;
-}  // namespace reg
-
-constexpr std::uint32_t kMagicValue = 0x7472'6976;  // "virt"
-constexpr std::uint32_t kVersion = 2;
+namespace reg = virtio_mmio_register;
 
 // Status bits the driver sets; DEVICE_NEEDS_RESET belongs to the device.
 constexpr std::uint32_t kDriverStatusBits = kVirtioStatusAcknowledge | kVirtioStatusDriver | kVirtioStatusDriverOk |
@@ -97,7 +66,7 @@ void VirtioMmioTransport::reset_locked() {
 bool VirtioMmioTransport::access(MmioAccess& access) {
     if (access.offset >= kVirtioMmioWindow) return false;
     const LockGuard guard{lock_};
-    return access.offset < reg::config ? register_access(access) : config_access(access);
+    return access.offset < reg::kConfig ? register_access(access) : config_access(access);
 }
 
 // --- Register window --------------------------------------------------------------------------
@@ -118,7 +87,7 @@ bool VirtioMmioTransport::register_access(MmioAccess& access) {
 bool VirtioMmioTransport::config_access(MmioAccess& access) {
     const unsigned size = access.size;
     if (size != 1 && size != 2 && size != 4 && size != 8) return false;
-    const std::uint64_t offset = access.offset - reg::config;
+    const std::uint64_t offset = access.offset - reg::kConfig;
     if (offset % size != 0) return false;
     const std::size_t config_size = model_.config_size();
     const std::size_t defined = offset >= config_size ? 0 : std::min<std::size_t>(size, config_size - offset);
@@ -138,48 +107,48 @@ bool VirtioMmioTransport::config_access(MmioAccess& access) {
 
 std::uint32_t VirtioMmioTransport::read_register(std::uint64_t offset) {
     switch (offset) {
-        case reg::magic_value: return kMagicValue;
-        case reg::version: return kVersion;
-        case reg::device_id: return model_.device_id();
-        case reg::vendor_id: return kVirtioVendorId;
-        case reg::device_features:
+        case reg::kMagicValue: return kVirtioMmioMagic;
+        case reg::kVersion: return kVirtioMmioModernVersion;
+        case reg::kDeviceId: return model_.device_id();
+        case reg::kVendorId: return kVirtioVendorId;
+        case reg::kDeviceFeatures:
             if (device_features_select_ > 1) return 0;
             return static_cast<std::uint32_t>(offered_features() >> (32 * device_features_select_));
-        case reg::queue_size_max: return selected_queue_max_size();
-        case reg::queue_ready: {
+        case reg::kQueueSizeMax: return selected_queue_max_size();
+        case reg::kQueueReady: {
             const QueueSetup* setup = selected_queue_setup();
             return setup != nullptr && setup->ready ? 1 : 0;
         }
-        case reg::interrupt_status: return interrupt_status_;
-        case reg::status: return status_;
-        case reg::config_generation: return config_generation_;
+        case reg::kInterruptStatus: return interrupt_status_;
+        case reg::kStatus: return status_;
+        case reg::kConfigGeneration: return config_generation_;
         default:
             // No shared memory regions: their length and base read as all ones.
-            if (offset >= reg::shared_memory_length_low && offset <= reg::shared_memory_base_high) return 0xffff'ffff;
+            if (offset >= reg::kSharedMemoryLengthLow && offset <= reg::kSharedMemoryBaseHigh) return 0xffff'ffff;
             return 0;  // write-only and reserved registers
     }
 }
 
 void VirtioMmioTransport::write_register(std::uint64_t offset, std::uint32_t value) {
     switch (offset) {
-        case reg::device_features_select: device_features_select_ = value; return;
-        case reg::driver_features: write_driver_features(value); return;
-        case reg::driver_features_select: driver_features_select_ = value; return;
-        case reg::queue_select: queue_select_ = value; return;
-        case reg::queue_size:
-        case reg::queue_descriptors_low:
-        case reg::queue_descriptors_high:
-        case reg::queue_driver_low:
-        case reg::queue_driver_high:
-        case reg::queue_device_low:
-        case reg::queue_device_high: write_queue_setup(offset, value); return;
-        case reg::queue_ready: write_queue_ready(value); return;
-        case reg::queue_notify: notify(value); return;
-        case reg::interrupt_ack:
+        case reg::kDeviceFeaturesSelect: device_features_select_ = value; return;
+        case reg::kDriverFeatures: write_driver_features(value); return;
+        case reg::kDriverFeaturesSelect: driver_features_select_ = value; return;
+        case reg::kQueueSelect: queue_select_ = value; return;
+        case reg::kQueueSize:
+        case reg::kQueueDescriptorLow:
+        case reg::kQueueDescriptorHigh:
+        case reg::kQueueDriverLow:
+        case reg::kQueueDriverHigh:
+        case reg::kQueueDeviceLow:
+        case reg::kQueueDeviceHigh: write_queue_setup(offset, value); return;
+        case reg::kQueueReady: write_queue_ready(value); return;
+        case reg::kQueueNotify: notify(value); return;
+        case reg::kInterruptAcknowledge:
             interrupt_status_ &= ~value;
             update_interrupt_line();
             return;
-        case reg::status: write_status(value); return;
+        case reg::kStatus: write_status(value); return;
         default: return;  // read-only and reserved registers ignore writes
     }
 }
@@ -288,13 +257,13 @@ void VirtioMmioTransport::write_queue_setup(std::uint64_t offset, std::uint32_t 
     }
     const bool high = (offset & 4) != 0;
     switch (offset) {
-        case reg::queue_size: setup->size = value; return;
-        case reg::queue_descriptors_low:
-        case reg::queue_descriptors_high: setup->descriptors = with_half(setup->descriptors, value, high); return;
-        case reg::queue_driver_low:
-        case reg::queue_driver_high: setup->driver_area = with_half(setup->driver_area, value, high); return;
-        case reg::queue_device_low:
-        case reg::queue_device_high: setup->device_area = with_half(setup->device_area, value, high); return;
+        case reg::kQueueSize: setup->size = value; return;
+        case reg::kQueueDescriptorLow:
+        case reg::kQueueDescriptorHigh: setup->descriptors = with_half(setup->descriptors, value, high); return;
+        case reg::kQueueDriverLow:
+        case reg::kQueueDriverHigh: setup->driver_area = with_half(setup->driver_area, value, high); return;
+        case reg::kQueueDeviceLow:
+        case reg::kQueueDeviceHigh: setup->device_area = with_half(setup->device_area, value, high); return;
         default: return;
     }
 }

@@ -27,6 +27,7 @@
 #include "core/mmio_device.hpp"
 #include "core/result.hpp"
 #include "core/spinlock.hpp"
+#include "virtual_devices/virtio_mmio_spec.hpp"
 #include "virtual_devices/virtqueue.hpp"
 
 namespace lamina {
@@ -34,23 +35,6 @@ namespace lamina {
 inline constexpr std::uint64_t kVirtioMmioWindow = 0x200;  // registers, then config space from 0x100
 inline constexpr std::uint32_t kVirtioMaxQueues = 8;
 inline constexpr std::uint32_t kVirtioVendorId = 0x414e'4d4c;  // "LMNA" in memory order
-
-// Device status bits (virtio 1.2, 2.1).
-inline constexpr std::uint32_t kVirtioStatusAcknowledge = 0x01;
-inline constexpr std::uint32_t kVirtioStatusDriver = 0x02;
-inline constexpr std::uint32_t kVirtioStatusDriverOk = 0x04;
-inline constexpr std::uint32_t kVirtioStatusFeaturesOk = 0x08;
-inline constexpr std::uint32_t kVirtioStatusDeviceNeedsReset = 0x40;
-inline constexpr std::uint32_t kVirtioStatusFailed = 0x80;
-
-// InterruptStatus bits.
-inline constexpr std::uint32_t kVirtioInterruptUsedBuffer = 0x1;
-inline constexpr std::uint32_t kVirtioInterruptConfigChange = 0x2;
-
-// Feature bits the transport implements and always offers.
-inline constexpr std::uint64_t kVirtioFeatureIndirectDescriptors = std::uint64_t{1} << 28;
-inline constexpr std::uint64_t kVirtioFeatureEventIndex = std::uint64_t{1} << 29;
-inline constexpr std::uint64_t kVirtioFeatureVersion1 = std::uint64_t{1} << 32;  // required: modern only
 
 // What a device type provides to the transport. Called with the transport's
 // lock held.

@@ -25,22 +25,7 @@ using testing::DriverBuffer;
 using testing::DriverRing;
 using testing::FakeGuestMemory;
 
-// Registers (virtio 1.2, 4.2.2).
-constexpr std::uint64_t kDeviceId = 0x008;
-constexpr std::uint64_t kDeviceFeatures = 0x010;
-constexpr std::uint64_t kDeviceFeaturesSel = 0x014;
-constexpr std::uint64_t kDriverFeatures = 0x020;
-constexpr std::uint64_t kDriverFeaturesSel = 0x024;
-constexpr std::uint64_t kQueueSel = 0x030;
-constexpr std::uint64_t kQueueNumMax = 0x034;
-constexpr std::uint64_t kQueueNum = 0x038;
-constexpr std::uint64_t kQueueReady = 0x044;
-constexpr std::uint64_t kQueueNotify = 0x050;
-constexpr std::uint64_t kStatus = 0x070;
-constexpr std::uint64_t kQueueDescLow = 0x080;
-constexpr std::uint64_t kQueueDriverLow = 0x090;
-constexpr std::uint64_t kQueueDeviceLow = 0x0a0;
-constexpr std::uint64_t kConfig = 0x100;
+using namespace virtio_mmio_register;
 
 constexpr std::uint32_t kAcknowledge = 1;
 constexpr std::uint32_t kDriver = 2;
@@ -139,9 +124,9 @@ public:
     std::uint64_t config(std::uint64_t offset, unsigned size) { return access(kConfig + offset, size, false); }
 
     std::uint64_t offered_features() {
-        write(kDeviceFeaturesSel, 1);
+        write(kDeviceFeaturesSelect, 1);
         const std::uint64_t high = read(kDeviceFeatures);
-        write(kDeviceFeaturesSel, 0);
+        write(kDeviceFeaturesSelect, 0);
         return (high << 32) | read(kDeviceFeatures);
     }
 
@@ -150,16 +135,16 @@ public:
         write(kStatus, 0);
         write(kStatus, kAcknowledge);
         write(kStatus, kAcknowledge | kDriver);
-        write(kDriverFeaturesSel, 1);
+        write(kDriverFeaturesSelect, 1);
         write(kDriverFeatures, static_cast<std::uint32_t>(features >> 32));
-        write(kDriverFeaturesSel, 0);
+        write(kDriverFeaturesSelect, 0);
         write(kDriverFeatures, static_cast<std::uint32_t>(features));
         write(kStatus, kAcknowledge | kDriver | kFeaturesOk);
         ASSERT_NE(read(kStatus) & kFeaturesOk, 0u);
-        write(kQueueSel, 0);
-        ASSERT_EQ(read(kQueueNumMax), kRingSize);
-        write(kQueueNum, ring.size());
-        write(kQueueDescLow, static_cast<std::uint32_t>(ring.descriptors()));
+        write(kQueueSelect, 0);
+        ASSERT_EQ(read(kQueueSizeMax), kRingSize);
+        write(kQueueSize, ring.size());
+        write(kQueueDescriptorLow, static_cast<std::uint32_t>(ring.descriptors()));
         write(kQueueDriverLow, static_cast<std::uint32_t>(ring.available()));
         write(kQueueDeviceLow, static_cast<std::uint32_t>(ring.used()));
         write(kQueueReady, 1);
@@ -258,9 +243,9 @@ protected:
 TEST_F(VirtioBlockTest, IdentifiesAsBlockDevice) {
     EXPECT_EQ(guest.read(kDeviceId), 2u);
     EXPECT_EQ(guest.offered_features(), kTransportFeatures | kBlockFeatures);
-    EXPECT_EQ(guest.read(kQueueNumMax), kRingSize);
-    guest.write(kQueueSel, 1);  // one queue only
-    EXPECT_EQ(guest.read(kQueueNumMax), 0u);
+    EXPECT_EQ(guest.read(kQueueSizeMax), kRingSize);
+    guest.write(kQueueSelect, 1);  // one queue only
+    EXPECT_EQ(guest.read(kQueueSizeMax), 0u);
 }
 
 TEST_F(VirtioBlockTest, ConfigSpaceDescribesTheDisk) {

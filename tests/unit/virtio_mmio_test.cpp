@@ -22,32 +22,7 @@ namespace {
 using testing::DriverRing;
 using testing::FakeGuestMemory;
 
-// Registers (virtio 1.2, 4.2.2).
-constexpr std::uint64_t kMagicValue = 0x000;
-constexpr std::uint64_t kVersion = 0x004;
-constexpr std::uint64_t kDeviceId = 0x008;
-constexpr std::uint64_t kVendorId = 0x00c;
-constexpr std::uint64_t kDeviceFeatures = 0x010;
-constexpr std::uint64_t kDeviceFeaturesSel = 0x014;
-constexpr std::uint64_t kDriverFeatures = 0x020;
-constexpr std::uint64_t kDriverFeaturesSel = 0x024;
-constexpr std::uint64_t kQueueSel = 0x030;
-constexpr std::uint64_t kQueueNumMax = 0x034;
-constexpr std::uint64_t kQueueNum = 0x038;
-constexpr std::uint64_t kQueueReady = 0x044;
-constexpr std::uint64_t kQueueNotify = 0x050;
-constexpr std::uint64_t kInterruptStatus = 0x060;
-constexpr std::uint64_t kInterruptAck = 0x064;
-constexpr std::uint64_t kStatus = 0x070;
-constexpr std::uint64_t kQueueDescLow = 0x080;
-constexpr std::uint64_t kQueueDescHigh = 0x084;
-constexpr std::uint64_t kQueueDriverLow = 0x090;
-constexpr std::uint64_t kQueueDriverHigh = 0x094;
-constexpr std::uint64_t kQueueDeviceLow = 0x0a0;
-constexpr std::uint64_t kQueueDeviceHigh = 0x0a4;
-constexpr std::uint64_t kShmLenLow = 0x0b0;
-constexpr std::uint64_t kConfigGeneration = 0x0fc;
-constexpr std::uint64_t kConfig = 0x100;
+using namespace virtio_mmio_register;
 
 constexpr std::uint32_t kAcknowledge = 1;
 constexpr std::uint32_t kDriver = 2;
@@ -115,25 +90,25 @@ protected:
         write(kStatus, 0);  // reset
         add_status(kAcknowledge);
         add_status(kDriver);
-        write(kDeviceFeaturesSel, 1);
+        write(kDeviceFeaturesSelect, 1);
         const std::uint64_t offered_high = read(kDeviceFeatures);
-        write(kDeviceFeaturesSel, 0);
+        write(kDeviceFeaturesSelect, 0);
         const std::uint64_t offered = (offered_high << 32) | read(kDeviceFeatures);
         EXPECT_EQ(offered, kLinuxFeatures);
-        write(kDriverFeaturesSel, 1);
+        write(kDriverFeaturesSelect, 1);
         write(kDriverFeatures, static_cast<std::uint32_t>(features >> 32));
-        write(kDriverFeaturesSel, 0);
+        write(kDriverFeaturesSelect, 0);
         write(kDriverFeatures, static_cast<std::uint32_t>(features));
         add_status(kFeaturesOk);
     }
     // Linux: vm_setup_vq.
     void setup_queue(std::uint32_t index, const DriverRing& ring) {
-        write(kQueueSel, index);
+        write(kQueueSelect, index);
         EXPECT_EQ(read(kQueueReady), 0u);
-        EXPECT_EQ(read(kQueueNumMax), 64u);
-        write(kQueueNum, ring.size());
-        write(kQueueDescLow, static_cast<std::uint32_t>(ring.descriptors()));
-        write(kQueueDescHigh, static_cast<std::uint32_t>(ring.descriptors() >> 32));
+        EXPECT_EQ(read(kQueueSizeMax), 64u);
+        write(kQueueSize, ring.size());
+        write(kQueueDescriptorLow, static_cast<std::uint32_t>(ring.descriptors()));
+        write(kQueueDescriptorHigh, static_cast<std::uint32_t>(ring.descriptors() >> 32));
         write(kQueueDriverLow, static_cast<std::uint32_t>(ring.available()));
         write(kQueueDriverHigh, static_cast<std::uint32_t>(ring.available() >> 32));
         write(kQueueDeviceLow, static_cast<std::uint32_t>(ring.used()));
@@ -154,7 +129,7 @@ protected:
     // then asks for the next used buffer (used_event).
     std::uint32_t take_interrupt() {
         const std::uint32_t cause = read(kInterruptStatus);
-        write(kInterruptAck, cause);
+        write(kInterruptAcknowledge, cause);
         rx.set_used_event(rx.used_index());
         tx.set_used_event(tx.used_index());
         return cause;
@@ -201,13 +176,13 @@ TEST_F(VirtioMmioTest, IdentifiesAsModernConsole) {
     EXPECT_EQ(read(kVersion), 2u);
     EXPECT_EQ(read(kDeviceId), 3u);
     EXPECT_EQ(read(kVendorId), kVirtioVendorId);
-    write(kDeviceFeaturesSel, 0);
+    write(kDeviceFeaturesSelect, 0);
     EXPECT_EQ(read(kDeviceFeatures), static_cast<std::uint32_t>(kIndirectDesc | kEventIdx));
-    write(kDeviceFeaturesSel, 1);
+    write(kDeviceFeaturesSelect, 1);
     EXPECT_EQ(read(kDeviceFeatures), 1u);  // VIRTIO_F_VERSION_1
-    write(kDeviceFeaturesSel, 2);
+    write(kDeviceFeaturesSelect, 2);
     EXPECT_EQ(read(kDeviceFeatures), 0u);
-    EXPECT_EQ(read(kShmLenLow), 0xffff'ffffu);  // no shared memory regions
+    EXPECT_EQ(read(kSharedMemoryLengthLow), 0xffff'ffffu);  // no shared memory regions
     EXPECT_EQ(read(kStatus), 0u);
     EXPECT_EQ(read(kInterruptStatus), 0u);
 }
@@ -243,20 +218,20 @@ TEST_F(VirtioMmioTest, ConfigSpaceIsByteAccessibleAndZero) {
 TEST_F(VirtioMmioTest, ReadOnlyAndWriteOnlyRegisters) {
     write(kMagicValue, 0);
     EXPECT_EQ(read(kMagicValue), 0x74726976u);
-    write(kQueueNumMax, 1024);
-    EXPECT_EQ(read(kQueueNumMax), 64u);
+    write(kQueueSizeMax, 1024);
+    EXPECT_EQ(read(kQueueSizeMax), 64u);
     EXPECT_EQ(read(kQueueNotify), 0u);
     EXPECT_EQ(read(kDriverFeatures), 0u);
-    EXPECT_EQ(read(kQueueDescLow), 0u);
+    EXPECT_EQ(read(kQueueDescriptorLow), 0u);
     write(kConfigGeneration, 7);
     EXPECT_EQ(read(kConfigGeneration), 0u);
 }
 
 TEST_F(VirtioMmioTest, QueuesBeyondTheDeviceAreAbsent) {
-    write(kQueueSel, 2);
-    EXPECT_EQ(read(kQueueNumMax), 0u);
+    write(kQueueSelect, 2);
+    EXPECT_EQ(read(kQueueSizeMax), 0u);
     EXPECT_EQ(read(kQueueReady), 0u);
-    write(kQueueNum, 8);
+    write(kQueueSize, 8);
     write(kQueueReady, 1);
     EXPECT_EQ(read(kQueueReady), 0u);
     EXPECT_EQ(read(kStatus) & kNeedsReset, 0u);
@@ -359,14 +334,14 @@ TEST_F(VirtioMmioTest, LongTransmitBuffersAreCut) {
 
 TEST_F(VirtioMmioTest, QueueCanBeStoppedAndSetUpAgain) {
     start();
-    write(kQueueSel, 1);
+    write(kQueueSelect, 1);
     write(kQueueReady, 0);
     EXPECT_EQ(read(kQueueReady), 0u);
     transmit("lost");
     EXPECT_TRUE(output.empty());
     DriverRing moved{memory, 16, kRam + 0x7000, kRam + 0x7400, kRam + 0x7800};
-    write(kQueueNum, 16);
-    write(kQueueDescLow, static_cast<std::uint32_t>(moved.descriptors()));
+    write(kQueueSize, 16);
+    write(kQueueDescriptorLow, static_cast<std::uint32_t>(moved.descriptors()));
     write(kQueueDriverLow, static_cast<std::uint32_t>(moved.available()));
     write(kQueueDeviceLow, static_cast<std::uint32_t>(moved.used()));
     write(kQueueReady, 1);
@@ -384,9 +359,9 @@ TEST_F(VirtioMmioTest, ResetClearsEverything) {
     EXPECT_EQ(read(kStatus), 0u);
     EXPECT_EQ(read(kInterruptStatus), 0u);
     EXPECT_FALSE(line);
-    write(kQueueSel, 0);
+    write(kQueueSelect, 0);
     EXPECT_EQ(read(kQueueReady), 0u);
-    write(kQueueSel, 1);
+    write(kQueueSelect, 1);
     EXPECT_EQ(read(kQueueReady), 0u);
     // The driver starts over on fresh rings.
     std::memset(memory.host(kRam, 0x8000), 0, 0x8000);
@@ -426,9 +401,9 @@ TEST_F(VirtioMmioTest, FeaturesNotOfferedAreRefused) {
 
 TEST_F(VirtioMmioTest, FeatureBitsBeyond63AreRefused) {
     write(kStatus, kAcknowledge | kDriver);
-    write(kDriverFeaturesSel, 1);
+    write(kDriverFeaturesSelect, 1);
     write(kDriverFeatures, 1);
-    write(kDriverFeaturesSel, 2);
+    write(kDriverFeaturesSelect, 2);
     write(kDriverFeatures, 1);
     add_status(kFeaturesOk);
     EXPECT_EQ(read(kStatus) & kFeaturesOk, 0u);
@@ -450,7 +425,7 @@ TEST_F(VirtioMmioTest, DriverOkWithoutFeaturesOk) {
 }
 
 TEST_F(VirtioMmioTest, FeaturesOkBeforeDriver) {
-    write(kDriverFeaturesSel, 1);
+    write(kDriverFeaturesSelect, 1);
     write(kDriverFeatures, 1);
     write(kStatus, kFeaturesOk);
     expect_needs_reset("FEATURES_OK set before ACKNOWLEDGE and DRIVER");
@@ -474,9 +449,9 @@ protected:
     void SetUp() override {
         VirtioMmioTest::SetUp();
         negotiate(kLinuxFeatures);
-        write(kQueueSel, 1);
-        write(kQueueNum, 64);
-        write(kQueueDescLow, static_cast<std::uint32_t>(tx.descriptors()));
+        write(kQueueSelect, 1);
+        write(kQueueSize, 64);
+        write(kQueueDescriptorLow, static_cast<std::uint32_t>(tx.descriptors()));
         write(kQueueDriverLow, static_cast<std::uint32_t>(tx.available()));
         write(kQueueDeviceLow, static_cast<std::uint32_t>(tx.used()));
     }
@@ -497,32 +472,32 @@ protected:
 };
 
 TEST_F(VirtioMmioQueueSetupTest, SizeZero) {
-    write(kQueueNum, 0);
+    write(kQueueSize, 0);
     expect_refused("virtqueue size is zero");
 }
 
 TEST_F(VirtioMmioQueueSetupTest, SizeNotAPowerOfTwo) {
-    write(kQueueNum, 48);
+    write(kQueueSize, 48);
     expect_refused("virtqueue size is not a power of two");
 }
 
 TEST_F(VirtioMmioQueueSetupTest, SizeAboveMaximum) {
-    write(kQueueNum, 128);
+    write(kQueueSize, 128);
     expect_refused("QueueNum exceeds QueueNumMax");
 }
 
 TEST_F(VirtioMmioQueueSetupTest, HugeSize) {
-    write(kQueueNum, 0x1'0040);  // would truncate to 64 in 16 bits
+    write(kQueueSize, 0x1'0040);  // would truncate to 64 in 16 bits
     expect_refused("QueueNum exceeds QueueNumMax");
 }
 
 TEST_F(VirtioMmioQueueSetupTest, DescriptorTableOutsideRam) {
-    write(kQueueDescLow, static_cast<std::uint32_t>(kRamEnd - 0x200));
+    write(kQueueDescriptorLow, static_cast<std::uint32_t>(kRamEnd - 0x200));
     expect_refused("descriptor table is not in guest RAM");
 }
 
 TEST_F(VirtioMmioQueueSetupTest, DescriptorTableHighHalfOutsideRam) {
-    write(kQueueDescHigh, 1);
+    write(kQueueDescriptorHigh, 1);
     expect_refused("descriptor table is not in guest RAM");
 }
 
@@ -543,9 +518,9 @@ TEST_F(VirtioMmioQueueSetupTest, MisalignedUsedRing) {
 
 TEST_F(VirtioMmioTest, QueueEnabledBeforeFeaturesOk) {
     write(kStatus, kAcknowledge | kDriver);
-    write(kQueueSel, 0);
-    write(kQueueNum, 64);
-    write(kQueueDescLow, static_cast<std::uint32_t>(rx.descriptors()));
+    write(kQueueSelect, 0);
+    write(kQueueSize, 64);
+    write(kQueueDescriptorLow, static_cast<std::uint32_t>(rx.descriptors()));
     write(kQueueDriverLow, static_cast<std::uint32_t>(rx.available()));
     write(kQueueDeviceLow, static_cast<std::uint32_t>(rx.used()));
     write(kQueueReady, 1);
@@ -555,8 +530,8 @@ TEST_F(VirtioMmioTest, QueueEnabledBeforeFeaturesOk) {
 
 TEST_F(VirtioMmioTest, QueueRegistersWrittenWhileEnabled) {
     start();
-    write(kQueueSel, 1);
-    write(kQueueNum, 16);
+    write(kQueueSelect, 1);
+    write(kQueueSize, 16);
     expect_needs_reset("queue registers written while the queue is enabled");
     EXPECT_EQ(take_interrupt(), kVirtioInterruptConfigChange);  // past DRIVER_OK the driver is told
 }

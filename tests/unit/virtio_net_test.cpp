@@ -26,28 +26,7 @@ using testing::DriverRing;
 using testing::FakeGuestMemory;
 using Frame = std::vector<std::byte>;
 
-// Registers (virtio 1.2, 4.2.2).
-constexpr std::uint64_t kMagicValue = 0x000;
-constexpr std::uint64_t kDeviceId = 0x008;
-constexpr std::uint64_t kDeviceFeatures = 0x010;
-constexpr std::uint64_t kDeviceFeaturesSel = 0x014;
-constexpr std::uint64_t kDriverFeatures = 0x020;
-constexpr std::uint64_t kDriverFeaturesSel = 0x024;
-constexpr std::uint64_t kQueueSel = 0x030;
-constexpr std::uint64_t kQueueNumMax = 0x034;
-constexpr std::uint64_t kQueueNum = 0x038;
-constexpr std::uint64_t kQueueReady = 0x044;
-constexpr std::uint64_t kQueueNotify = 0x050;
-constexpr std::uint64_t kInterruptStatus = 0x060;
-constexpr std::uint64_t kInterruptAck = 0x064;
-constexpr std::uint64_t kStatus = 0x070;
-constexpr std::uint64_t kQueueDescLow = 0x080;
-constexpr std::uint64_t kQueueDescHigh = 0x084;
-constexpr std::uint64_t kQueueDriverLow = 0x090;
-constexpr std::uint64_t kQueueDriverHigh = 0x094;
-constexpr std::uint64_t kQueueDeviceLow = 0x0a0;
-constexpr std::uint64_t kQueueDeviceHigh = 0x0a4;
-constexpr std::uint64_t kConfig = 0x100;
+using namespace virtio_mmio_register;
 
 constexpr std::uint32_t kAcknowledge = 1;
 constexpr std::uint32_t kDriver = 2;
@@ -145,23 +124,23 @@ public:
         write(kStatus, 0);
         add_status(kAcknowledge);
         add_status(kDriver);
-        write(kDeviceFeaturesSel, 1);
+        write(kDeviceFeaturesSelect, 1);
         const std::uint64_t offered_high = read(kDeviceFeatures);
-        write(kDeviceFeaturesSel, 0);
+        write(kDeviceFeaturesSelect, 0);
         EXPECT_EQ((offered_high << 32) | read(kDeviceFeatures), kOffered);
-        write(kDriverFeaturesSel, 1);
+        write(kDriverFeaturesSelect, 1);
         write(kDriverFeatures, static_cast<std::uint32_t>(features >> 32));
-        write(kDriverFeaturesSel, 0);
+        write(kDriverFeaturesSelect, 0);
         write(kDriverFeatures, static_cast<std::uint32_t>(features));
         add_status(kFeaturesOk);
         ASSERT_NE(read(kStatus) & kFeaturesOk, 0u);
     }
     void setup_queue(std::uint32_t index, const DriverRing& ring) {
-        write(kQueueSel, index);
-        EXPECT_EQ(read(kQueueNumMax), kRingSize);
-        write(kQueueNum, ring.size());
-        write(kQueueDescLow, static_cast<std::uint32_t>(ring.descriptors()));
-        write(kQueueDescHigh, static_cast<std::uint32_t>(ring.descriptors() >> 32));
+        write(kQueueSelect, index);
+        EXPECT_EQ(read(kQueueSizeMax), kRingSize);
+        write(kQueueSize, ring.size());
+        write(kQueueDescriptorLow, static_cast<std::uint32_t>(ring.descriptors()));
+        write(kQueueDescriptorHigh, static_cast<std::uint32_t>(ring.descriptors() >> 32));
         write(kQueueDriverLow, static_cast<std::uint32_t>(ring.available()));
         write(kQueueDriverHigh, static_cast<std::uint32_t>(ring.available() >> 32));
         write(kQueueDeviceLow, static_cast<std::uint32_t>(ring.used()));
@@ -179,7 +158,7 @@ public:
     // Linux's vm_interrupt, then asking for the next used buffer of each queue.
     std::uint32_t take_interrupt() {
         const std::uint32_t cause = read(kInterruptStatus);
-        write(kInterruptAck, cause);
+        write(kInterruptAcknowledge, cause);
         rx.set_used_event(rx.used_index());
         tx.set_used_event(tx.used_index());
         return cause;
@@ -276,12 +255,12 @@ TEST_F(VirtioNetTest, ConfigurationSpaceHoldsMacStatusPairsAndMtu) {
 
 TEST_F(VirtioNetTest, OffersTwoQueuesOfTheLargestSize) {
     guest.negotiate();
-    guest.write(kQueueSel, 0);
-    EXPECT_EQ(guest.read(kQueueNumMax), 256u);
-    guest.write(kQueueSel, 1);
-    EXPECT_EQ(guest.read(kQueueNumMax), 256u);
-    guest.write(kQueueSel, 2);  // no control queue
-    EXPECT_EQ(guest.read(kQueueNumMax), 0u);
+    guest.write(kQueueSelect, 0);
+    EXPECT_EQ(guest.read(kQueueSizeMax), 256u);
+    guest.write(kQueueSelect, 1);
+    EXPECT_EQ(guest.read(kQueueSizeMax), 256u);
+    guest.write(kQueueSelect, 2);  // no control queue
+    EXPECT_EQ(guest.read(kQueueSizeMax), 0u);
 }
 
 TEST_F(VirtioNetTest, DriverMayTakeFewerFeatures) {
