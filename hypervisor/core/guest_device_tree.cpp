@@ -137,7 +137,7 @@ void write_virtio_slots(fdt::FdtWriter& writer, std::uint32_t count) {
         writer.property_string("compatible", "virtio,mmio");
         write_reg(writer, base.value(), guest_layout::kVirtioSlotSize);
         writer.property_cells("interrupts",
-                              {kSpi, spi_number(guest_layout::kVirtioFirstInterruptId + slot), kLevelHigh});
+                              {kSpi, spi_number(guest_layout::virtio_slot_interrupt_id(slot)), kLevelHigh});
         writer.property_empty("dma-coherent");
         writer.end_node();
     }

@@ -22,6 +22,9 @@ inline constexpr std::uint32_t kMaxVirtioSlots = 16;
 [[nodiscard]] constexpr GuestPhysAddr virtio_slot_base(std::uint32_t slot) {
     return kVirtioBase + slot * kVirtioSlotSize;
 }
+[[nodiscard]] constexpr std::uint32_t virtio_slot_interrupt_id(std::uint32_t slot) {
+    return kVirtioFirstInterruptId + slot;
+}
 // Arm PV stolen time (DEN0057A): vCPU n's 64-byte record at
 // kStolenTimeBase + 64 n, in one page of normal memory outside RAM and
 // every device window (HV_PV_TIME_ST hands the guest its address).

@@ -97,10 +97,9 @@ struct VmDisk final {
 // What a virtio device's interrupt hooks need: which VM, which line.
 struct VirtioSlotBinding final {
     Vm* vm{nullptr};
-    std::uint32_t slot{0};
-    std::uint32_t interrupt_id{0};
+    std::uint32_t slot{0};  // its window and interrupt (guest_layout.hpp)
     const char* device{""};  // "console", "net", "block": for reports
-    std::uint32_t failures{0};  // DEVICE_NEEDS_RESET so far: only the first few are logged
+    std::uint32_t failures{0};  // DEVICE_NEEDS_RESET so far: only the first 16 are logged
 };
 
 class Vm final {

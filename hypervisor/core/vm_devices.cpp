@@ -13,7 +13,7 @@ namespace {
 
 void set_interrupt_level(void* context, bool asserted) {
     const auto& binding = *static_cast<const VirtioSlotBinding*>(context);
-    binding.vm->gic.set_level(binding.interrupt_id, asserted);
+    binding.vm->gic.set_level(guest_layout::virtio_slot_interrupt_id(binding.slot), asserted);
 }
 
 // A driver broke its rings: only this device stops; say why. A guest that
@@ -37,8 +37,7 @@ void report_device_failure(void* context, Error reason) {
 // Takes the next window; `device` names it in reports.
 VirtioSlotBinding& claim_slot(Vm& vm, const char* device) {
     VirtioSlotBinding& binding = vm.virtio_slots[vm.virtio_slot_count];
-    binding = VirtioSlotBinding{&vm, vm.virtio_slot_count, guest_layout::kVirtioFirstInterruptId + vm.virtio_slot_count,
-                                device};
+    binding = VirtioSlotBinding{&vm, vm.virtio_slot_count, device};
     ++vm.virtio_slot_count;
     return binding;
 }
