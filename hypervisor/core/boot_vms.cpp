@@ -10,6 +10,8 @@ namespace lamina {
 namespace {
 
 SwitchPortId g_uplink_port{};
+// The bundle stays in memory for Lamina's lifetime: templates point into it.
+BootBundle g_bundle{};
 
 // Frames from the outside, on whatever CPU took the NIC's interrupt.
 void uplink_received(void* /*context*/, std::span<const std::byte> frame) { virtual_switch().send(g_uplink_port, frame); }
@@ -48,12 +50,17 @@ std::size_t start_boot_vms(std::optional<HostPhysRange> bundle_range) {
         return 0;
     }
     log::info("boot bundle: {} bytes, {} VMs", bundle->total_size(), bundle->vm_count());
+    g_bundle = *bundle;
     connect_uplink(*bundle);
     std::size_t started = 0;
     for (std::uint32_t index = 0; index < bundle->vm_count(); ++index) {
         const auto spec = bundle->vm(index);
         if (!spec) {
             log::error("boot bundle: VM record {} skipped: {}", index, spec.error().message);
+            continue;
+        }
+        if (!spec->start_at_boot) {
+            log::info("boot bundle: {} is a template, not started", spec->name);
             continue;
         }
         if (auto vm = vm_manager::create(*spec)) {
@@ -63,5 +70,25 @@ std::size_t start_boot_vms(std::optional<HostPhysRange> bundle_range) {
     }
     return started;
 }
+
+namespace boot_bundle {
+
+std::uint32_t template_count() { return g_bundle.vm_count(); }
+
+std::optional<VmImageSpec> template_at(std::uint32_t index) {
+    auto spec = g_bundle.vm(index);
+    if (!spec) return std::nullopt;
+    return *spec;
+}
+
+std::optional<VmImageSpec> find_template(std::string_view name) {
+    for (std::uint32_t index = 0; index < g_bundle.vm_count(); ++index) {
+        auto spec = template_at(index);
+        if (spec && spec->name == name) return spec;
+    }
+    return std::nullopt;
+}
+
+}  // namespace boot_bundle
 
 }  // namespace lamina

@@ -206,7 +206,8 @@ constexpr NameErrors kNetworkNameErrors{
 }
 
 [[nodiscard]] Status check_reserved_fields(ByteSpan record) {
-    if (field<std::uint32_t>(record, wire::record::kFlags) != 0) return Error{"VM flags are not zero (reserved)"};
+    if ((field<std::uint32_t>(record, wire::record::kFlags) & ~wire::kVmFlagTemplateOnly) != 0)
+        return Error{"VM flags have bits other than template-only set"};
     if (!all_zero(record.subspan(wire::record::kReserved, wire::record::kReservedSize)))
         return Error{"VM record reserved bytes are not zero"};
     return {};
@@ -477,6 +478,7 @@ Result<VmImageSpec> BootBundle::vm(std::uint32_t index) const {
         .kernel = *kernel,
         .initrd = *initrd,
         .cmdline = *cmdline,
+        .start_at_boot = (field<std::uint32_t>(record, wire::record::kFlags) & wire::kVmFlagTemplateOnly) == 0,
     };
     if (const Status devices = DeviceCollector{device_table(), network_count_}.collect(index, spec); !devices)
         return devices.error();

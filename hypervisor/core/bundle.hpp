@@ -101,6 +101,9 @@ inline constexpr std::size_t kReservedSize = 24;
 
 enum class DeviceType : std::uint32_t { nic = 1, disk = 2 };
 inline constexpr std::uint32_t kDiskFlagReadOnly = 1;
+// VM record flags: bit 0 = a template only, not started at boot (the
+// management API creates VMs from it).
+inline constexpr std::uint32_t kVmFlagTemplateOnly = 1;
 
 static_assert(header::kReserved + header::kReservedSize == kHeaderSize);
 static_assert(network_record::kReserved + network_record::kReservedSize == kNetworkRecordSize);
@@ -111,6 +114,30 @@ static_assert(record::kReserved + record::kReservedSize == kVmRecordSize);
 [[nodiscard]] constexpr bool is_name_char(char c) {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
            c == '-';
+}
+
+// The MAC of a NIC whose config gives none: 02:4c (locally administered,
+// unicast; 0x4c is 'L') then the 32-bit FNV-1a hash of "<vm name>/<nic index>",
+// most significant byte first. Stable across builds, so a guest keeps its
+// address (and its DHCP lease) when the bundle is rebuilt; the management
+// API gives a VM created under a new name the MACs of that name.
+[[nodiscard]] constexpr std::array<std::uint8_t, 6> default_mac(std::string_view vm_name, std::size_t nic_index) {
+    std::uint32_t hash = 2166136261u;
+    const auto mix = [&hash](char c) {
+        hash ^= static_cast<std::uint8_t>(c);
+        hash *= 16777619u;
+    };
+    for (const char c : vm_name) mix(c);
+    mix('/');
+    std::array<char, 20> digits{};
+    std::size_t count = 0;
+    do {
+        digits[count++] = static_cast<char>('0' + nic_index % 10);
+        nic_index /= 10;
+    } while (nic_index != 0);
+    while (count != 0) mix(digits[--count]);
+    return {0x02, 0x4c, static_cast<std::uint8_t>(hash >> 24), static_cast<std::uint8_t>(hash >> 16),
+            static_cast<std::uint8_t>(hash >> 8), static_cast<std::uint8_t>(hash)};
 }
 
 [[nodiscard]] constexpr bool is_valid_name(std::string_view name) {
@@ -167,6 +194,7 @@ struct VmImageSpec final {
     std::uint32_t nic_count{0};
     std::array<DiskSpec, kMaxDisksPerVm> disks{};  // in device table order: vda, vdb, ...
     std::uint32_t disk_count{0};
+    bool start_at_boot{true};  // false: only a template for the management API
 };
 
 class BootBundle final {

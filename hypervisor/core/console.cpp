@@ -9,6 +9,7 @@ ConsoleDevice* g_device = nullptr;
 SpinLock g_lock;
 bool g_locking = false;
 LogLevel g_level = LogLevel::info;
+console::GuestLineObserver g_guest_line_observer = nullptr;
 
 class ConsoleSection final {
 public:
@@ -47,6 +48,8 @@ void write_line(std::string_view prefix, std::string_view text) {
     g_device->write("\n");
 }
 
+void observe_guest_lines(GuestLineObserver observer) { g_guest_line_observer = observer; }
+
 }  // namespace console
 
 namespace log {
@@ -65,6 +68,7 @@ void GuestLineBuffer::set_owner(std::string_view vm_name) {
     };
     add('[');
     for (std::size_t i = 0; i < vm_name.size() && prefix_length_ < sizeof(prefix_) - 2; ++i) add(vm_name[i]);
+    name_length_ = prefix_length_ - 1;
     add(']');
     add(' ');
 }
@@ -97,6 +101,7 @@ void GuestLineBuffer::put(char c) {
 void GuestLineBuffer::flush() {
     if (length_ == 0) return;
     console::write_line({prefix_, prefix_length_}, {line_, length_});
+    if (g_guest_line_observer != nullptr) g_guest_line_observer({prefix_ + 1, name_length_}, {line_, length_});
     length_ = 0;
 }
 

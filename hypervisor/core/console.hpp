@@ -29,6 +29,11 @@ void attach(ConsoleDevice& device);
 void enable_locking();
 // Writes "<prefix><text>\n" as one unit.
 void write_line(std::string_view prefix, std::string_view text);
+// Also gets every line a VM prints (its name, the line), e.g. to stream a
+// VM's console to the management channel; called after the line is written,
+// on the CPU that printed it, without the console's lock.
+using GuestLineObserver = void (*)(std::string_view vm_name, std::string_view line);
+void observe_guest_lines(GuestLineObserver observer);
 
 }  // namespace console
 
@@ -67,6 +72,7 @@ private:
     static constexpr std::size_t kLineCapacity = 400;
     char prefix_[40]{};
     std::size_t prefix_length_{0};
+    std::size_t name_length_{0};  // the VM's name is prefix_[1, 1 + name_length_)
     char line_[kLineCapacity]{};
     std::size_t length_{0};
     // Terminal escape sequences from a guest (cursor queries, colours) are

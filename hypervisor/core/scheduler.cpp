@@ -147,6 +147,12 @@ bool take_off_cpu(Vcpu& vcpu, Disposition disposition) {
         account(vcpu, VcpuRunState::stopped, now);
         return vm.vcpus_on_cpus == 0;
     }
+    if (vm.state == VmState::paused && disposition != Disposition::power_off) {
+        // Whatever it was about to do (wait, go on) it does once resumed: a
+        // wake from WFI without a reason is architecturally allowed.
+        account(vcpu, VcpuRunState::paused, now);
+        return false;
+    }
     switch (disposition) {
         case Disposition::requeue: make_runnable(vcpu, now); break;
         case Disposition::wait:
@@ -272,16 +278,17 @@ void after_interrupts(Vcpu& vcpu, bool timer_fired) {
     bool preempt = false;
     {
         const LockGuard guard{g_lock};
-        if (vcpu.vm->state == VmState::stopping) {
-            preempt = true;
+        const std::uint32_t cpu = this_cpu().index;
+        if (vcpu.vm->state != VmState::running || ((vcpu.scheduling.allowed_cpus >> cpu) & 1) == 0) {
+            preempt = true;  // stopping, paused, or no longer allowed on this CPU
         } else if (timer_fired) {
             // A slice or cap budget ended, or a waiting vCPU's deadline passed.
             const std::uint64_t now = arch::counter_now();
             account(vcpu, VcpuRunState::running, now);
             wake_expired(now);
-            preempt = g_run_queue.should_preempt(vcpu.scheduling, this_cpu().index, now);
+            preempt = g_run_queue.should_preempt(vcpu.scheduling, cpu, now);
             if (!preempt) {
-                if (now >= g_slice_end[this_cpu().index]) g_slice_end[this_cpu().index] = now + g_timeslice;
+                if (now >= g_slice_end[cpu]) g_slice_end[cpu] = now + g_timeslice;
                 arm_timer(now, &vcpu);
             }
         }
@@ -293,10 +300,15 @@ PowerOnResult power_on(Vcpu& vcpu, std::uint64_t entry, std::uint64_t argument) 
     const LockGuard guard{g_lock};
     if (vcpu.power == VcpuPower::on) return PowerOnResult::already_on;
     if (vcpu.power == VcpuPower::on_pending) return PowerOnResult::on_pending;
-    if (vcpu.vm->state != VmState::running) return PowerOnResult::already_on;
+    const VmState state = vcpu.vm->state;
+    if (state != VmState::running && state != VmState::paused) return PowerOnResult::already_on;
     arch::reset_vcpu_context(vcpu.context, entry, argument, vcpu.index);
     vcpu.power = VcpuPower::on_pending;
-    make_runnable(vcpu, arch::counter_now());
+    if (state == VmState::paused) {
+        account(vcpu, VcpuRunState::paused, arch::counter_now());  // runs once resumed
+    } else {
+        make_runnable(vcpu, arch::counter_now());
+    }
     return PowerOnResult::started;
 }
 
@@ -323,7 +335,7 @@ void stop_vm(Vm& vm, AfterStop after_stop) {
     bool tear_down_now = false;
     {
         const LockGuard guard{g_lock};
-        if (vm.state != VmState::running) return;
+        if (vm.state != VmState::running && vm.state != VmState::paused) return;
         vm.state = VmState::stopping;
         vm.after_stop = after_stop;
         const std::uint64_t now = arch::counter_now();
@@ -343,6 +355,70 @@ void stop_vm(Vm& vm, AfterStop after_stop) {
         tear_down_now = vm.vcpus_on_cpus == 0;
     }
     if (tear_down_now) vm_manager::finish_stop(vm);
+}
+
+namespace {
+
+// Caller holds the lock. Makes `vcpu` leave the CPU it runs on (at its
+// next trap, which the signal forces on another CPU; on this CPU the trap
+// being handled checks on its way out).
+void evict_running(Vcpu& vcpu) {
+    if (vcpu.run_state == VcpuRunState::running && vcpu.cpu && *vcpu.cpu != this_cpu().index)
+        arch::signal_reschedule(*vcpu.cpu);
+}
+
+}  // namespace
+
+Status pause_vm(Vm& vm) {
+    const LockGuard guard{g_lock};
+    if (vm.state != VmState::running) return Error{"the VM is not running"};
+    vm.state = VmState::paused;
+    const std::uint64_t now = arch::counter_now();
+    for (std::uint32_t i = 0; i < vm.vcpu_count; ++i) {
+        Vcpu& vcpu = vm.vcpus[i];
+        switch (vcpu.run_state) {
+            case VcpuRunState::running: evict_running(vcpu); break;
+            case VcpuRunState::runnable:
+            case VcpuRunState::waiting:
+                g_run_queue.remove(vcpu.scheduling);
+                g_waiting.remove(vcpu);
+                account(vcpu, VcpuRunState::paused, now);
+                break;
+            case VcpuRunState::stopped:
+            case VcpuRunState::paused: break;
+        }
+    }
+    return {};
+}
+
+Status resume_vm(Vm& vm) {
+    const LockGuard guard{g_lock};
+    if (vm.state != VmState::paused) return Error{"the VM is not paused"};
+    vm.state = VmState::running;
+    const std::uint64_t now = arch::counter_now();
+    for (std::uint32_t i = 0; i < vm.vcpu_count; ++i) {
+        if (vm.vcpus[i].run_state == VcpuRunState::paused) make_runnable(vm.vcpus[i], now);
+    }
+    return {};
+}
+
+void set_vm_scheduling(Vm& vm, std::uint32_t weight, std::uint32_t cap_percent, std::uint64_t allowed_cpus) {
+    const LockGuard guard{g_lock};
+    vm.share_group.cap_percent = cap_percent;
+    for (std::uint32_t i = 0; i < vm.vcpu_count; ++i) {
+        Vcpu& vcpu = vm.vcpus[i];
+        const bool queued = vcpu.scheduling.queued;
+        // Re-queued so that the queue sees the new weight and CPUs.
+        if (queued) g_run_queue.remove(vcpu.scheduling);
+        vcpu.scheduling.weight = weight;
+        vcpu.scheduling.allowed_cpus = allowed_cpus;
+        if (queued) {
+            g_run_queue.enqueue(vcpu.scheduling, g_timeslice);
+            kick_an_idle_cpu(vcpu);
+        }
+        if (vcpu.run_state == VcpuRunState::running && vcpu.cpu && ((allowed_cpus >> *vcpu.cpu) & 1) == 0)
+            evict_running(vcpu);
+    }
 }
 
 }  // namespace lamina::scheduler

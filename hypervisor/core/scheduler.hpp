@@ -7,6 +7,7 @@
 
 #include <cstdint>
 
+#include "core/result.hpp"
 #include "core/vcpu.hpp"
 #include "core/vm.hpp"
 
@@ -44,5 +45,13 @@ void kick(Vcpu& vcpu);
 // Stops every vCPU of `vm`; once none is on a CPU the VM is torn down
 // (and restarted from its images if asked).
 void stop_vm(Vm& vm, AfterStop after_stop);
+// Takes every vCPU of a running VM off the CPUs and out of the queue
+// (running ones leave at their next trap, forced at once); resume puts
+// back those that were not powered off.
+[[nodiscard]] Status pause_vm(Vm& vm);
+[[nodiscard]] Status resume_vm(Vm& vm);
+// New weight, cap and CPUs for every vCPU of `vm`, effective at once (a
+// vCPU on a CPU it may no longer use leaves it).
+void set_vm_scheduling(Vm& vm, std::uint32_t weight, std::uint32_t cap_percent, std::uint64_t allowed_cpus);
 
 }  // namespace lamina::scheduler

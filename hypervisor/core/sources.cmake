@@ -13,6 +13,7 @@ set(LAMINA_CORE_SOURCES
     ${LAMINA_CORE_DIR}/guest_device_tree.cpp
     ${LAMINA_CORE_DIR}/boot_options.cpp
     ${LAMINA_CORE_DIR}/console.cpp
+    ${LAMINA_CORE_DIR}/json.cpp
     ${LAMINA_CORE_DIR}/../virtual_devices/virtual_gic.cpp
     ${LAMINA_CORE_DIR}/../virtual_devices/virtqueue.cpp
     ${LAMINA_CORE_DIR}/../virtual_devices/virtio_mmio.cpp
@@ -20,6 +21,9 @@ set(LAMINA_CORE_SOURCES
     ${LAMINA_CORE_DIR}/../virtual_devices/virtual_switch.cpp
     ${LAMINA_CORE_DIR}/../virtual_devices/virtio_net.cpp
     ${LAMINA_CORE_DIR}/../virtual_devices/virtio_block.cpp
+    ${LAMINA_CORE_DIR}/../virtual_devices/virtio_input.cpp
+    ${LAMINA_CORE_DIR}/../virtual_devices/virtio_balloon.cpp
     ${LAMINA_CORE_DIR}/../virtual_devices/ram_disk.cpp
     ${LAMINA_CORE_DIR}/../virtual_devices/disk_slice.cpp
+    ${LAMINA_CORE_DIR}/../management/request.cpp
 )

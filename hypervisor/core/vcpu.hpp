@@ -26,6 +26,7 @@ enum class VcpuRunState : std::uint8_t {
     runnable,  // in the run queue
     running,   // loaded on a physical CPU
     waiting,   // in WFI until its wake deadline or an event
+    paused,    // its VM is paused: off the CPUs and out of the queue until resumed
 };
 
 enum class ExitReason : std::uint8_t { hypercall, wfi, wfe, mmio, interrupt, system_register, fault, count };
@@ -34,6 +35,7 @@ struct VcpuStatistics final {
     std::array<std::uint64_t, static_cast<std::size_t>(ExitReason::count)> exits{};
     std::uint64_t run_ticks{0};       // time on a physical CPU
     std::uint64_t runnable_ticks{0};  // time ready to run but waiting for a CPU (steal)
+    std::uint64_t interrupts_injected{0};  // virtual interrupts put in its list registers
     std::uint64_t state_since{0};     // counter value of the last run-state change
 };
 

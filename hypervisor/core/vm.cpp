@@ -5,33 +5,24 @@
 
 namespace lamina {
 
-void Vm::set_name(std::string_view name) {
-    name_length_ = std::min(name.size(), name_.size());
-    std::copy_n(name.begin(), name_length_, name_.begin());
-}
-
-const MemoryExtent* Vm::extent_of(GuestPhysAddr address) const {
-    for (std::size_t i = 0; i < extent_count; ++i) {
-        if (GuestPhysRange{extents[i].guest, extents[i].size}.contains(address)) return &extents[i];
-    }
-    return nullptr;
-}
-
-std::optional<HostPhysAddr> Vm::host_address(GuestPhysAddr address) const {
-    const MemoryExtent* extent = extent_of(address);
-    if (extent == nullptr) return std::nullopt;
-    return extent->host + (address - extent->guest);
+void Vm::adopt_spec(const VmImageSpec& source) {
+    // memmove: a restart adopts the spec this very slot held.
+    name_length_ = std::min(source.name.size(), name_.size());
+    std::memmove(name_.data(), source.name.data(), name_length_);
+    const std::size_t cmdline_length = std::min(source.cmdline.size(), cmdline_.size());
+    std::memmove(cmdline_.data(), source.cmdline.data(), cmdline_length);
+    spec = source;
+    spec.name = name();
+    spec.cmdline = {cmdline_.data(), cmdline_length};
 }
 
 Status Vm::copy_to_guest(GuestPhysAddr destination, ByteSpan bytes) {
     if (!ram.contains(GuestPhysRange{destination, bytes.size()})) return Error{"copy outside guest RAM"};
     while (!bytes.empty()) {
-        const MemoryExtent* extent = extent_of(destination);
-        if (extent == nullptr) return Error{"guest RAM has no backing"};
-        // Stay within one extent per step: they are not contiguous in host memory.
-        const std::uint64_t offset = destination - extent->guest;
-        const std::uint64_t chunk = std::min<std::uint64_t>(bytes.size(), extent->size - offset);
-        const HostPhysAddr host = extent->host + offset;
+        // One contiguous run of host frames per step.
+        const std::uint64_t chunk = ram_map.contiguous_bytes(destination, bytes.size());
+        if (chunk == 0) return Error{"guest RAM has no backing"};
+        const HostPhysAddr host = *ram_map.host_address(destination);
         std::memcpy(reinterpret_cast<void*>(host.value()), bytes.data(), chunk);
         arch::publish_guest_memory(host.value(), chunk);
         bytes = bytes.subspan(chunk);
@@ -41,11 +32,8 @@ Status Vm::copy_to_guest(GuestPhysAddr destination, ByteSpan bytes) {
 }
 
 std::optional<std::span<std::byte>> VmGuestMemory::span(GuestPhysAddr address, std::size_t length) {
-    const MemoryExtent* extent = vm_.extent_of(address);
-    if (extent == nullptr || length == 0) return std::nullopt;
-    const std::uint64_t offset = address - extent->guest;
-    if (length > extent->size - offset) return std::nullopt;  // runs past this extent
-    auto* host = reinterpret_cast<std::byte*>((extent->host + offset).value());  // identity map
+    if (length == 0 || vm_.ram_map.contiguous_bytes(address, length) < length) return std::nullopt;
+    auto* host = reinterpret_cast<std::byte*>(vm_.ram_map.host_address(address)->value());  // identity map
     return std::span<std::byte>{host, length};
 }
 

@@ -11,12 +11,15 @@
 #include "core/console.hpp"
 #include "core/guest_layout.hpp"
 #include "core/guest_memory.hpp"
+#include "core/guest_ram_map.hpp"
 #include "core/mmio_device.hpp"
 #include "core/vcpu.hpp"
 #include "virtual_devices/disk_slice.hpp"
 #include "virtual_devices/ram_disk.hpp"
+#include "virtual_devices/virtio_balloon.hpp"
 #include "virtual_devices/virtio_block.hpp"
 #include "virtual_devices/virtio_console.hpp"
+#include "virtual_devices/virtio_input.hpp"
 #include "virtual_devices/virtio_net.hpp"
 #include "virtual_devices/virtual_gic.hpp"
 #include "virtual_devices/virtual_pl011.hpp"
@@ -25,20 +28,19 @@ namespace lamina {
 
 inline constexpr std::size_t kMaxVms = 16;
 inline constexpr std::size_t kMaxVcpusPerVm = 8;
-inline constexpr std::size_t kMaxMemoryExtents = 64;
 inline constexpr std::size_t kMaxMmioRegions = 16;
 
 enum class VmState : std::uint8_t {
     free,      // the slot holds no VM
     creating,  // being built; not schedulable yet
     running,   // vCPUs may be scheduled
+    paused,    // held off the CPUs by the operator until resumed
     stopping,  // waiting for its vCPUs to leave every CPU, then torn down
 };
 
 // What happens once a stopping VM's vCPUs are all off the CPUs.
 enum class AfterStop : std::uint8_t { destroy, restart };
 
-// A run of host frames backing part of guest RAM.
 // Adapters that put the virtual GIC's two register regions on the MMIO bus.
 class GicDistributorWindow final : public MmioDevice {
 public:
@@ -66,16 +68,10 @@ private:
     VirtualGic& gic_;
 };
 
-struct MemoryExtent final {
-    HostPhysAddr host{};
-    GuestPhysAddr guest{};
-    std::uint64_t size{0};
-};
-
 class Vm;
 
 // A VM's RAM as its emulated devices see it (virtqueues, buffers): host
-// views through Lamina's identity map of the frames behind each extent.
+// views through Lamina's identity map of the frames behind each chunk.
 class VmGuestMemory final : public GuestMemory {
 public:
     explicit VmGuestMemory(const Vm& vm) : vm_{vm} {}
@@ -105,11 +101,13 @@ struct VirtioSlotBinding final {
 class Vm final {
 public:
     [[nodiscard]] std::string_view name() const { return {name_.data(), name_length_}; }
-    void set_name(std::string_view name);
+    // Copies the spec's name and command line into the VM (a spec made by a
+    // management request points into the request) and points `spec` at them.
+    void adopt_spec(const VmImageSpec& source);
 
-    [[nodiscard]] std::optional<HostPhysAddr> host_address(GuestPhysAddr address) const;
-    // The extent holding `address`, or null.
-    [[nodiscard]] const MemoryExtent* extent_of(GuestPhysAddr address) const;
+    [[nodiscard]] std::optional<HostPhysAddr> host_address(GuestPhysAddr address) const {
+        return ram_map.host_address(address);
+    }
     // Copies into guest RAM; the whole range must be RAM of this VM.
     [[nodiscard]] Status copy_to_guest(GuestPhysAddr destination, ByteSpan bytes);
     [[nodiscard]] MmioRegion* find_mmio(GuestPhysAddr address);
@@ -118,12 +116,14 @@ public:
     std::uint32_t id{0};
     VmState state{VmState::free};
     AfterStop after_stop{AfterStop::destroy};
+    bool started{false};  // its boot vCPU was powered on (else: created, waiting for start)
+    std::uint64_t created_at{0};  // physical counter value
     VmImageSpec spec{};  // points into the boot bundle, which stays in memory
     GuestPhysRange ram{};
     GuestPhysAddr boot_entry{};        // where vCPU 0 starts
     GuestPhysAddr boot_device_tree{};  // x0 for vCPU 0
-    std::array<MemoryExtent, kMaxMemoryExtents> extents{};
-    std::size_t extent_count{0};
+    GuestRamMap ram_map{};            // which host frames back each 2 MiB of RAM
+    HostPhysRange ram_map_frames{};   // the map's own storage; size 0: none
     arch::GuestAddressSpace address_space{};
     HostPhysRange stolen_time_page{};  // its vCPUs' stolen-time records (core/stolen_time.hpp); size 0: none
     std::uint64_t counter_offset{0};  // guest virtual count = physical count - offset
@@ -146,12 +146,17 @@ public:
     bool console_input_to_virtio{false};
     std::array<VirtioNet, kMaxNicsPerVm> nics{};  // spec.nic_count of them in use
     std::array<VmDisk, kMaxDisksPerVm> disks{};  // spec.disk_count of them in use
+    VirtioInput power_button{};  // pressed by the management API's shutdown
+    VirtioBalloon balloon{};
+    std::uint64_t balloon_target_bytes{0};  // what the operator asked the guest to give back
+    std::uint64_t reclaimed_bytes{0};       // guest RAM whose frames went back to Lamina's pool
     std::array<VirtioSlotBinding, guest_layout::kMaxVirtioSlots> virtio_slots{};
     std::uint32_t virtio_slot_count{0};
 
 private:
     std::array<char, 32> name_{};
     std::size_t name_length_{0};
+    std::array<char, bundle_format::kMaxCmdlineSize> cmdline_{};
 };
 
 }  // namespace lamina

@@ -5,6 +5,7 @@
 #include "core/format.hpp"
 #include "core/guest_layout.hpp"
 #include "core/memory.hpp"
+#include "core/memory_balloon.hpp"
 #include "core/vm.hpp"
 #include "drivers/board_devices.hpp"
 
@@ -136,9 +137,24 @@ void remove_disk(VmDisk& disk) {
     }
 }
 
+Status add_power_button(Vm& vm) {
+    VirtioSlotBinding& binding = claim_slot(vm, "input");
+    vm.power_button.connect(vm.memory, hooks_for(binding));
+    return map_slot(vm, binding, vm.power_button.transport());
+}
+
+Status add_balloon(Vm& vm) {
+    VirtioSlotBinding& binding = claim_slot(vm, "balloon");
+    vm.balloon.connect(vm.memory, hooks_for(binding), memory_balloon::hooks_for(vm));
+    return map_slot(vm, binding, vm.balloon.transport());
+}
+
+void pass_lock(SpinLock& lock) { const LockGuard guard{lock}; }
+
 }  // namespace
 
-std::uint32_t virtio_slot_count(const Vm& vm) { return 1 + vm.spec.nic_count + vm.spec.disk_count; }
+// The console, NICs and disks, then the power button and the balloon.
+std::uint32_t virtio_slot_count(const Vm& vm) { return 3 + vm.spec.nic_count + vm.spec.disk_count; }
 
 Status add(Vm& vm) {
     vm.virtio_slot_count = 0;
@@ -149,7 +165,19 @@ Status add(Vm& vm) {
     for (std::uint32_t index = 0; index < vm.spec.disk_count; ++index) {
         if (const Status status = add_disk(vm, index); !status) return status;
     }
-    return {};
+    if (const Status status = add_power_button(vm); !status) return status;
+    return add_balloon(vm);
+}
+
+void wait_for_device_work(Vm& vm, VirtioMmioTransport& caller) {
+    const auto pass = [&caller](VirtioMmioTransport& transport) {
+        if (&transport != &caller) pass_lock(transport.lock());
+    };
+    pass(vm.virtio_console.transport());
+    for (std::uint32_t i = 0; i < vm.spec.nic_count; ++i) pass(vm.nics[i].transport());
+    for (std::uint32_t i = 0; i < vm.spec.disk_count; ++i) pass(vm.disks[i].device.transport());
+    pass(vm.power_button.transport());
+    pass(vm.balloon.transport());
 }
 
 // Safe on a half-built VM: every step undoes only what was done.

@@ -1,4 +1,5 @@
 // A VM's virtio devices: the console (hvc0), its network cards and disks,
+// its power button and its memory balloon,
 // each on a virtio-mmio window of the virtual board (see guest_layout.hpp),
 // wired to the VM's RAM, its virtual GIC and, for the network cards, the
 // virtual switch.
@@ -11,6 +12,7 @@
 namespace lamina {
 
 class Vm;
+class VirtioMmioTransport;
 
 namespace vm_devices {
 
@@ -24,6 +26,9 @@ namespace vm_devices {
 void remove(Vm& vm);
 // Shows hvc0's partial line (a prompt) now.
 void flush_console(Vm& vm);
+// Returns once no virtio device of the VM but `caller` (whose lock the
+// caller holds) is in the middle of work on guest memory.
+void wait_for_device_work(Vm& vm, VirtioMmioTransport& caller);
 
 }  // namespace vm_devices
 }  // namespace lamina

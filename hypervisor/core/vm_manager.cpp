@@ -66,13 +66,21 @@ Status validate(const VmImageSpec& spec) {
     return {};
 }
 
+void free_frames(const Vm& vm, HostPhysAddr base, std::uint64_t bytes) {
+    if (const Status status = frame_allocator().free(base, bytes / kPageSize); !status)
+        log::error("vm {}: {}", vm.name(), status.error().message);
+}
+
+// Every chunk still backed (ballooned ones went back already), then the map.
 void release_memory(Vm& vm) {
-    for (std::size_t i = 0; i < vm.extent_count; ++i) {
-        const MemoryExtent& extent = vm.extents[i];
-        if (const Status status = frame_allocator().free(extent.host, extent.size / kPageSize); !status)
-            log::error("vm {}: {}", vm.name(), status.error().message);
+    for (std::size_t chunk = 0; chunk < vm.ram_map.chunk_count(); ++chunk) {
+        if (const auto host = vm.ram_map.chunk_host(chunk)) free_frames(vm, *host, GuestRamMap::kChunkSize);
     }
-    vm.extent_count = 0;
+    vm.ram_map.detach();
+    if (vm.ram_map_frames.size != 0) free_frames(vm, vm.ram_map_frames.base, vm.ram_map_frames.size);
+    vm.ram_map_frames = HostPhysRange{};
+    vm.reclaimed_bytes = 0;
+    vm.balloon_target_bytes = 0;
 }
 
 void release_resources(Vm& vm) {
@@ -97,21 +105,43 @@ std::optional<HostPhysRange> allocate_block(std::uint64_t wanted) {
     return std::nullopt;
 }
 
+// The RAM map's own storage, zeroed.
+Status create_ram_map(Vm& vm) {
+    const std::uint64_t bytes = align_up(GuestRamMap::words_for(vm.ram.size) * sizeof(std::uint64_t), kPageSize);
+    const auto base = frame_allocator().allocate(bytes / kPageSize);
+    if (!base) return Error{"out of memory for the VM's RAM map"};
+    vm.ram_map_frames = HostPhysRange{*base, bytes};
+    arch::zero_guest_memory(base->value(), bytes);
+    auto* words = reinterpret_cast<std::uint64_t*>(base->value());  // identity map
+    vm.ram_map.attach(vm.ram, {words, GuestRamMap::words_for(vm.ram.size)});
+    return {};
+}
+
+// Each chunk is its own stage-2 block, so the balloon can take one back.
+// All are recorded first: on failure release_memory() frees the whole block.
+Status map_chunks(Vm& vm, GuestPhysAddr guest, HostPhysRange block) {
+    for (std::uint64_t offset = 0; offset < block.size; offset += GuestRamMap::kChunkSize)
+        vm.ram_map.back(*vm.ram_map.chunk_of(guest + offset), block.base + offset);
+    for (std::uint64_t offset = 0; offset < block.size; offset += GuestRamMap::kChunkSize) {
+        if (const Status status = vm.address_space.map(GuestPhysRange{guest + offset, GuestRamMap::kChunkSize},
+                                                       block.base + offset, arch::GuestMappingKind::ram);
+            !status)
+            return status;
+    }
+    return {};
+}
+
 // Backs guest RAM with zeroed frames and maps them at stage 2. Frames may
 // have belonged to another VM: zeroing is what keeps its data from leaking.
 Status populate_ram(Vm& vm) {
+    if (const Status status = create_ram_map(vm); !status) return status;
     GuestPhysAddr guest = vm.ram.base;
     std::uint64_t remaining = vm.ram.size;
     while (remaining != 0) {
-        if (vm.extent_count == vm.extents.size()) return Error{"guest memory too fragmented"};
         const auto block = allocate_block(remaining);
         if (!block) return Error{"out of memory while building the VM"};
-        vm.extents[vm.extent_count++] = MemoryExtent{block->base, guest, block->size};
         arch::zero_guest_memory(block->base.value(), block->size);
-        if (const Status status =
-                vm.address_space.map(GuestPhysRange{guest, block->size}, block->base, arch::GuestMappingKind::ram);
-            !status)
-            return status;
+        if (const Status status = map_chunks(vm, guest, *block); !status) return status;
         guest += block->size;
         remaining -= block->size;
     }
@@ -142,6 +172,7 @@ void interrupt_became_pending(void* context, std::uint32_t vcpu_index) {
     Vm& vm = *static_cast<Vm*>(context);
     if (vcpu_index >= vm.vcpu_count) return;
     Vcpu& vcpu = vm.vcpus[vcpu_index];
+    ++vcpu.statistics.interrupts_injected;  // under the virtual GIC's lock
     vcpu.interrupts_changed.store(true, std::memory_order_release);
     scheduler::kick(vcpu);
 }
@@ -178,8 +209,8 @@ Result<Vm*> claim_slot(const VmImageSpec& spec) {
     Vm* vm = free_slot();
     if (vm == nullptr) return Error{"no free VM slot"};
     vm->state = VmState::creating;
-    vm->spec = spec;
-    vm->set_name(spec.name);
+    vm->started = false;
+    vm->adopt_spec(spec);
     vm->id = g_next_vm_id++;
     return vm;
 }
@@ -188,13 +219,13 @@ Result<Vm*> build_vm(const VmImageSpec& spec) {
     auto claimed = claim_slot(spec);
     if (!claimed) return claimed;
     Vm* vm = *claimed;
-    const auto layout = plan_guest_boot(spec.kernel, spec.initrd.size(), spec.memory_bytes);
+    const auto layout = plan_guest_boot(vm->spec.kernel, vm->spec.initrd.size(), vm->spec.memory_bytes);
     if (!layout) {
         release_resources(*vm);
         return layout.error();
     }
-    vm->ram = GuestPhysRange{guest_layout::kRamBase, spec.memory_bytes};
-    vm->extent_count = 0;
+    vm->ram = GuestPhysRange{guest_layout::kRamBase, vm->spec.memory_bytes};
+    vm->created_at = arch::counter_now();
     vm->mmio_count = 0;
     vm->counter_offset = arch::counter_now();
     vm->boot_entry = layout->kernel;
@@ -223,13 +254,13 @@ Result<Vm*> create(const VmImageSpec& spec) {
                    spec.memory_bytes / MiB, spec.vcpu_count, free_before * kPageSize / MiB);
         return vm;
     }
-    log::info("vm {}: created: {} vCPUs, {} MiB RAM in {} extents, VMID {}, entry {}", (*vm)->name(),
-              (*vm)->vcpu_count, spec.memory_bytes / MiB, (*vm)->extent_count, (*vm)->address_space.vmid(),
-              (*vm)->boot_entry);
+    log::info("vm {}: created: {} vCPUs, {} MiB RAM, VMID {}, entry {}", (*vm)->name(), (*vm)->vcpu_count,
+              spec.memory_bytes / MiB, (*vm)->address_space.vmid(), (*vm)->boot_entry);
     return vm;
 }
 
 void start(Vm& vm) {
+    vm.started = true;
     (void)scheduler::power_on(vm.vcpus[0], vm.boot_entry.value(), vm.boot_device_tree.value());
 }
 
@@ -268,5 +299,15 @@ std::size_t running_vm_count() {
 namespace lamina::vm_manager {
 
 std::span<Vm> slots() { return g_vms; }
+
+SpinLock& lifecycle_lock() { return g_lifecycle_lock; }
+
+Vm* find(std::string_view name) { return find_by_name(name); }
+
+std::size_t free_slot_count() {
+    return static_cast<std::size_t>(std::count_if(g_vms.begin(), g_vms.end(), [](const Vm& vm) {
+        return vm.state == VmState::free && vm.vcpu_count == 0;
+    }));
+}
 
 }  // namespace lamina::vm_manager

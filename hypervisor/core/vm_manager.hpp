@@ -7,6 +7,7 @@
 
 #include "core/bundle.hpp"
 #include "core/result.hpp"
+#include "core/spinlock.hpp"
 #include "core/vm.hpp"
 
 namespace lamina::vm_manager {
@@ -31,5 +32,12 @@ void finish_stop(Vm& vm);
 [[nodiscard]] std::size_t running_vm_count();
 // Every VM slot (check each one's state), for the console and management.
 [[nodiscard]] std::span<Vm> slots();
+// Guards slot states and names: hold it to look a VM up and use it briefly
+// (a VM found under it is not torn down until it is released). Never hold
+// it across destroy() or create(), which take it.
+[[nodiscard]] SpinLock& lifecycle_lock();
+// The VM with this name (any state but free), or null. Caller holds lifecycle_lock().
+[[nodiscard]] Vm* find(std::string_view name);
+[[nodiscard]] std::size_t free_slot_count();
 
 }  // namespace lamina::vm_manager

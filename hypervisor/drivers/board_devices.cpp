@@ -10,8 +10,10 @@ namespace {
 
 VirtioNetUplink g_nic;
 VirtioBlockDisk g_disk;
+VirtioConsoleChannel g_management;
 bool g_have_nic = false;
 bool g_have_disk = false;
+bool g_have_management = false;
 
 // "52:54:00:12:34:56"
 class MacText final {
@@ -54,10 +56,20 @@ void start_disk(const VirtioMmioSlot& slot) {
               g_disk.has_flush() ? ", write cache (flushed on request)" : "");
 }
 
+void start_management_channel(const VirtioMmioSlot& slot) {
+    if (const Status status = g_management.start(slot); !status) {
+        log::error("board: virtio-console at {}: {}", slot.registers.base, status.error().message);
+        return;
+    }
+    g_have_management = true;
+    log::info("board: management channel on virtio-console at {}", slot.registers.base);
+}
+
 [[nodiscard]] std::string_view type_name(std::uint32_t device_id) {
     switch (static_cast<VirtioDeviceId>(device_id)) {
         case VirtioDeviceId::network: return "virtio-net";
         case VirtioDeviceId::block: return "virtio-blk";
+        case VirtioDeviceId::console: return "virtio-console";
         default: return "virtio";
     }
 }
@@ -95,6 +107,13 @@ void probe_slot(const VirtioMmioSlot& slot) {
                 start_disk(slot);
             }
             break;
+        case VirtioDeviceId::console:
+            if (g_have_management) {
+                log::info("board: another virtio-console at {}: not used", slot.registers.base);
+            } else {
+                start_management_channel(slot);
+            }
+            break;
         default:
             log::debug("board: virtio device type {} at {}: not used", identity.device_id, slot.registers.base);
             break;
@@ -107,10 +126,13 @@ void probe_board_devices(const Platform& platform) {
     for (std::size_t i = 0; i < platform.virtio_mmio_count; ++i) probe_slot(platform.virtio_mmio[i]);
     if (!g_have_nic) log::info("board: no network card: the virtual switch has no uplink");
     if (!g_have_disk) log::info("board: no disk");
+    if (!g_have_management) log::info("board: no virtio console: no management channel");
 }
 
 VirtioNetUplink* board_nic() { return g_have_nic ? &g_nic : nullptr; }
 
 VirtioBlockDisk* board_disk() { return g_have_disk ? &g_disk : nullptr; }
+
+VirtioConsoleChannel* board_management_channel() { return g_have_management ? &g_management : nullptr; }
 
 }  // namespace lamina::drivers

@@ -1,11 +1,12 @@
 // The board's own devices that Lamina drives (as opposed to the virtual
 // devices it shows VMs): the network card that uplinks the virtual switch
-// and the disk that VMs get slices of. Both are virtio-mmio devices found
+// the disk that VMs get slices of, and the console that carries management. Both are virtio-mmio devices found
 // by probing every slot the device tree lists.
 #pragma once
 
 #include "core/platform.hpp"
 #include "drivers/virtio_block_disk.hpp"
+#include "drivers/virtio_console_channel.hpp"
 #include "drivers/virtio_net_uplink.hpp"
 
 namespace lamina::drivers {
@@ -19,5 +20,7 @@ void probe_board_devices(const Platform& platform);
 // What the probe started; null when the board has none (or it failed).
 [[nodiscard]] VirtioNetUplink* board_nic();
 [[nodiscard]] VirtioBlockDisk* board_disk();
+// The first virtio console: the management channel (docs/management-api.md).
+[[nodiscard]] VirtioConsoleChannel* board_management_channel();
 
 }  // namespace lamina::drivers

@@ -22,7 +22,7 @@
 
 namespace lamina::drivers {
 
-enum class VirtioDeviceId : std::uint32_t { none = 0, network = 1, block = 2 };
+enum class VirtioDeviceId : std::uint32_t { none = 0, network = 1, block = 2, console = 3 };
 
 // How a board device sees Lamina's memory: DMA barriers, and cache
 // maintenance unless the device snoops the caches (DT "dma-coherent").

@@ -37,6 +37,7 @@ struct VmEntry {
     std::string cmdline;
     std::vector<NicSpec> nics;    // NicSpec::network indexes the bundle's networks
     std::vector<DiskSpec> disks;  // in guest order: vda, vdb, ...
+    bool start_at_boot{true};     // false: a template for the management API only
 };
 
 using Mac = std::array<std::uint8_t, 6>;
@@ -53,23 +54,9 @@ using Mac = std::array<std::uint8_t, 6>;
     return text;
 }
 
-// The MAC of a NIC whose config gives none: 02:4c (locally administered,
-// unicast; 0x4c is 'L') then the 32-bit FNV-1a hash of "<vm name>/<nic index>",
-// most significant byte first. Stable across builds, so a guest keeps its
-// address (and its DHCP lease) when the bundle is rebuilt.
+// The MAC of a NIC whose config gives none (bundle_format::default_mac).
 [[nodiscard]] inline Mac default_mac(std::string_view vm_name, std::size_t nic_index) {
-    const std::string key = std::string{vm_name} + "/" + std::to_string(nic_index);
-    std::uint32_t hash = 2166136261u;
-    for (const char c : key) {
-        hash ^= static_cast<std::uint8_t>(c);
-        hash *= 16777619u;
-    }
-    return {0x02,
-            0x4c,
-            static_cast<std::uint8_t>(hash >> 24),
-            static_cast<std::uint8_t>(hash >> 16),
-            static_cast<std::uint8_t>(hash >> 8),
-            static_cast<std::uint8_t>(hash)};
+    return bundle_format::default_mac(vm_name, nic_index);
 }
 
 [[nodiscard]] inline bool is_valid_network_name(std::string_view name) {
@@ -197,6 +184,7 @@ inline void write_record(std::span<std::byte> record, const VmEntry& vm, Placeme
     store_le(record, field::kVcpuCount, vm.vcpu_count);
     store_le(record, field::kWeight, vm.weight);
     store_le(record, field::kCapPercent, vm.cap_percent);
+    store_le(record, field::kFlags, vm.start_at_boot ? std::uint32_t{0} : bundle_format::kVmFlagTemplateOnly);
     store_le(record, field::kPinnedCpuMask, vm.pinned_cpu_mask);
     store_le(record, field::kKernelOffset, kernel.offset);
     store_le(record, field::kKernelSize, kernel.size);

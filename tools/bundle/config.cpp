@@ -23,9 +23,9 @@ using nlohmann::json;
 namespace fs = std::filesystem;
 
 constexpr std::array<std::string_view, 3> kTopLevelKeys{"vms", "networks", "uplink"};
-constexpr std::array<std::string_view, 11> kVmKeys{"name",        "memory_mib", "vcpus",  "kernel",
+constexpr std::array<std::string_view, 12> kVmKeys{"name",        "memory_mib", "vcpus",  "kernel",
                                                    "initrd",      "cmdline",    "weight", "cap_percent",
-                                                   "pinned_cpus", "nics",       "disks"};
+                                                   "pinned_cpus", "nics",       "disks",  "start"};
 constexpr std::array<std::string_view, 1> kUplinkKeys{"network"};
 constexpr std::array<std::string_view, 2> kNicKeys{"network", "mac"};
 constexpr std::array<std::string_view, 3> kDiskKeys{"ram_mib", "board_disk", "read_only"};
@@ -297,6 +297,7 @@ void collect_warnings(const VmEntry& vm, std::uint64_t memory_mib, std::string_v
     vm.vcpu_count = static_cast<std::uint32_t>(unsigned_field(object, "vcpus", kU32Max, where).value_or(1));
     vm.weight = static_cast<std::uint32_t>(unsigned_field(object, "weight", kU32Max, where).value_or(0));
     vm.cap_percent = static_cast<std::uint32_t>(unsigned_field(object, "cap_percent", kU32Max, where).value_or(0));
+    vm.start_at_boot = bool_field(object, "start", where).value_or(true);
     vm.pinned_cpu_mask = pinned_cpu_mask(object, where);
     vm.cmdline = string_field(object, "cmdline", where).value_or("");
 

@@ -132,6 +132,7 @@ void print_table(const BootBundle& bundle, std::uint64_t file_size, const std::v
                    cpus.empty() ? std::string{"any"} : fmt::format("{}", fmt::join(cpus, ",")),
                    human_size(vm->kernel.size()), vm->initrd.empty() ? std::string{"-"} : human_size(vm->initrd.size()),
                    printable(vm->cmdline));
+        if (!vm->start_at_boot) fmt::print(out, "    template only: not started at boot\n");
         print_devices(bundle, *vm, out);
     }
 }
@@ -162,6 +163,7 @@ void add_devices_json(const BootBundle& bundle, const VmImageSpec& vm, json& rec
             {"vcpus", vm->vcpu_count},
             {"weight", vm->weight},
             {"cap_percent", vm->cap_percent},
+            {"start_at_boot", vm->start_at_boot},
             {"pinned_cpu_mask", vm->pinned_cpu_mask},
             {"pinned_cpus", cpus_in_mask(vm->pinned_cpu_mask)},
             {"kernel_size", vm->kernel.size()},

@@ -22,6 +22,7 @@
 #include "drivers/board_devices.hpp"
 #include "drivers/gicv3.hpp"
 #include "drivers/pl011.hpp"
+#include "management/server.hpp"
 
 extern "C" {
 extern char __image_start[], __image_end[];
@@ -40,6 +41,18 @@ constexpr std::uint64_t kCpuStartTimeoutMs = 1000;
 
 Platform g_platform;
 drivers::Pl011 g_console{HostPhysAddr{0}};
+
+// The board's virtio console, if any, carries the management API.
+void serve_management() {
+    drivers::VirtioConsoleChannel* channel = drivers::board_management_channel();
+    if (channel == nullptr) return;
+    const auto send = [](void* context, std::span<const std::byte> bytes) {
+        return static_cast<drivers::VirtioConsoleChannel*>(context)->send(bytes);
+    };
+    management::start(management::ChannelWriter{send, channel});
+    channel->set_receive_handler([](void*, std::span<const std::byte> bytes) { management::receive(bytes); }, nullptr);
+    log::info("management API ready (docs/management-api.md)");
+}
 
 void run_static_constructors() {
     for (auto* constructor = __init_array_start; constructor != __init_array_end; ++constructor) (*constructor)();
@@ -155,6 +168,7 @@ void lamina_primary_main(std::uintptr_t device_tree, std::uintptr_t load_address
     log::info("{} of {} CPUs online", online_cpu_count(), g_platform.cpu_count);
     const std::size_t started = start_boot_vms(g_platform.initrd);
     log::info("{} VMs started", started);
+    serve_management();
     take_console_input(g_console, g_platform.uart_interrupt_id);
     console_input::announce();
     scheduler::run_this_cpu();

@@ -86,6 +86,16 @@ Status GuestAddressSpace::map(GuestPhysRange range, HostPhysAddr host, GuestMapp
     return status;
 }
 
+Status GuestAddressSpace::unmap(GuestPhysRange range) {
+    if (!table_) return Error{"guest address space not created"};
+    const Status status = table_->unmap(range.base.value(), range.size);
+    // Break: the cleared entries are visible to walkers before the TLBs
+    // are invalidated (the invalidation's own DSB ISH completes it).
+    asm volatile("dsb ishst" ::: "memory");
+    invalidate_stage2_tlb(translation_base());
+    return status;
+}
+
 std::optional<HostPhysAddr> GuestAddressSpace::translate(GuestPhysAddr address) const {
     if (!table_) return std::nullopt;
     const auto translation = table_->translate(address.value());

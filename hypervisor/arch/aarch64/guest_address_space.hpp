@@ -35,6 +35,9 @@ public:
     // Takes a VMID and a root table (from `frames`, as all later tables).
     [[nodiscard]] Status create(FrameAllocator& frames);
     [[nodiscard]] Status map(GuestPhysRange range, HostPhysAddr host, GuestMappingKind kind);
+    // Removes whole blocks or pages and every TLB entry (both stages) that
+    // could still reach them, on all CPUs: afterwards the frames may be reused.
+    [[nodiscard]] Status unmap(GuestPhysRange range);
     [[nodiscard]] std::optional<HostPhysAddr> translate(GuestPhysAddr address) const;
     // Frees the tables and the VMID after removing the VM's TLB entries everywhere.
     void destroy();

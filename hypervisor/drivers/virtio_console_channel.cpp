@@ -1,0 +1,154 @@
+#include "drivers/virtio_console_channel.hpp"
+
+#include <algorithm>
+
+#include "arch/aarch64/cpu.hpp"
+#include "arch/arch.hpp"
+#include "core/console.hpp"
+
+namespace lamina::drivers {
+namespace {
+
+// How long send() waits for the host to take a buffer before dropping.
+constexpr std::uint64_t kTransmitWaitMicroseconds = 200'000;
+
+}  // namespace
+
+Status VirtioConsoleChannel::start(const VirtioMmioSlot& slot) {
+    device_ = VirtioMmioDevice{slot};
+    // No device features: no size reporting, no multiport, no emergency write.
+    if (const auto features = device_.begin_init(0); !features) return features.error();
+    if (const Status status = set_up_queues(); !status) {
+        device_.mark_failed();
+        return status;
+    }
+    for (std::uint16_t index = 0; index < receive_queue_.size(); ++index) {
+        if (const Status status = post_receive_buffer(index); !status) {
+            device_.mark_failed();
+            return status;
+        }
+    }
+    (void)receive_queue_.publish();
+    device_.finish_init();
+    device_.notify(kReceiveQueue);  // not before DRIVER_OK (virtio 1.2, 3.1.1)
+    started_ = true;
+    const auto on_interrupt = [](void* channel) { static_cast<VirtioConsoleChannel*>(channel)->handle_interrupt(); };
+    if (!arch::route_device_interrupt(slot.interrupt_id, on_interrupt, this)) {
+        started_ = false;
+        device_.mark_failed();
+        return Error{"the console's interrupt cannot be routed"};
+    }
+    return {};
+}
+
+Status VirtioConsoleChannel::set_up_queues() {
+    if (const Status status = device_.setup_queue(kReceiveQueue, kReceiveBuffers, receive_queue_); !status)
+        return status;
+    if (const Status status = device_.setup_queue(kTransmitQueue, kTransmitBuffers, transmit_queue_); !status)
+        return status;
+    const auto receive = allocate_dma(receive_queue_.size() * kBufferSize, device_.dma());
+    if (!receive) return receive.error();
+    const auto transmit = allocate_dma(transmit_queue_.size() * kBufferSize, device_.dma());
+    if (!transmit) return transmit.error();
+    receive_buffers_ = *receive;
+    transmit_buffers_ = *transmit;
+    transmit_queue_.suppress_interrupts(true);  // sent buffers are taken back by the next send
+    for (std::uint16_t index = 0; index < transmit_queue_.size(); ++index)
+        free_transmit_[free_transmit_count_++] = index;
+    return {};
+}
+
+Status VirtioConsoleChannel::post_receive_buffer(std::uint16_t index) {
+    std::byte* buffer = receive_buffers_.at(std::size_t{index} * kBufferSize);
+    device_.dma().from_device(buffer, kBufferSize);
+    const DmaBuffer chain{receive_buffers_.device_address(std::size_t{index} * kBufferSize), kBufferSize, true};
+    return receive_queue_.add({&chain, 1}, index);
+}
+
+void VirtioConsoleChannel::set_receive_handler(ReceiveHandler handler, void* context) {
+    const LockGuard guard{receive_lock_};
+    receive_handler_ = handler;
+    receive_context_ = context;
+}
+
+void VirtioConsoleChannel::handle_interrupt() {
+    if (!started_) return;
+    (void)device_.acknowledge_interrupt();  // first: what arrives from now on interrupts again
+    receive_all();
+}
+
+void VirtioConsoleChannel::receive_all() {
+    const LockGuard guard{receive_lock_};
+    bool reposted = false;
+    while (!receive_failed_) {
+        const auto used = receive_queue_.reap();
+        if (!used) {
+            log::error("board: management console receive queue broken ({})", used.error().message);
+            receive_failed_ = true;
+            break;
+        }
+        if (!used->has_value()) break;
+        const auto index = static_cast<std::uint16_t>((*used)->token);
+        const std::uint32_t length = std::min<std::uint32_t>((*used)->written, kBufferSize);
+        std::byte* buffer = receive_buffers_.at(std::size_t{index} * kBufferSize);
+        device_.dma().from_device(buffer, length);
+        if (receive_handler_ != nullptr && length != 0) receive_handler_(receive_context_, {buffer, length});
+        if (post_receive_buffer(index)) reposted = true;
+    }
+    if (reposted && receive_queue_.publish()) device_.notify(kReceiveQueue);
+}
+
+void VirtioConsoleChannel::reclaim_sent() {
+    while (!transmit_failed_) {
+        const auto used = transmit_queue_.reap();
+        if (!used) {
+            transmit_failed_ = true;  // reported by send() callers through dropped_bytes
+            return;
+        }
+        if (!used->has_value()) return;
+        free_transmit_[free_transmit_count_++] = static_cast<std::uint16_t>((*used)->token);
+    }
+}
+
+std::optional<std::uint16_t> VirtioConsoleChannel::take_transmit_buffer() {
+    const std::uint64_t frequency = arch::counter_frequency();
+    const std::uint64_t deadline = arch::counter_now() + frequency * kTransmitWaitMicroseconds / 1'000'000;
+    for (;;) {
+        reclaim_sent();
+        if (transmit_failed_) return std::nullopt;
+        if (free_transmit_count_ != 0) return free_transmit_[--free_transmit_count_];
+        if (arch::counter_now() >= deadline) return std::nullopt;
+    }
+}
+
+bool VirtioConsoleChannel::send_chunk(std::span<const std::byte> chunk) {
+    const auto index = take_transmit_buffer();
+    if (!index) return false;
+    std::byte* buffer = transmit_buffers_.at(std::size_t{*index} * kBufferSize);
+    std::copy(chunk.begin(), chunk.end(), buffer);
+    device_.dma().to_device(buffer, chunk.size());
+    const DmaBuffer chain{transmit_buffers_.device_address(std::size_t{*index} * kBufferSize),
+                          static_cast<std::uint32_t>(chunk.size()), false};
+    if (!transmit_queue_.add({&chain, 1}, *index)) {
+        free_transmit_[free_transmit_count_++] = *index;
+        return false;
+    }
+    if (transmit_queue_.publish()) device_.notify(kTransmitQueue);
+    return true;
+}
+
+bool VirtioConsoleChannel::send(std::span<const std::byte> bytes) {
+    if (!started_) return false;
+    const LockGuard guard{transmit_lock_};
+    while (!bytes.empty()) {
+        const std::size_t size = std::min(bytes.size(), kBufferSize);
+        if (!send_chunk(bytes.first(size))) {
+            dropped_bytes_.fetch_add(bytes.size(), std::memory_order_relaxed);
+            return false;
+        }
+        bytes = bytes.subspan(size);
+    }
+    return true;
+}
+
+}  // namespace lamina::drivers
