@@ -11,6 +11,7 @@
 #include "core/per_cpu.hpp"
 #include "core/scheduler.hpp"
 #include "core/spinlock.hpp"
+#include "core/stolen_time.hpp"
 #include "core/vm_manager.hpp"
 #include "management/request.hpp"
 #include "management/vm_report.hpp"
@@ -207,7 +208,8 @@ Outcome board(Reply& reply) {
     return std::nullopt;
 }
 
-Outcome reply_with_vm(Reply& reply, std::string_view name) {
+// {"vm": VM} and, for a VM just built, how long that took.
+Outcome reply_with_vm(Reply& reply, std::string_view name, std::optional<std::uint64_t> build_ns = std::nullopt) {
     const LockGuard guard{vm_manager::lifecycle_lock()};
     const Vm* vm = vm_manager::find(name);
     reply.begin_result();
@@ -215,6 +217,7 @@ Outcome reply_with_vm(Reply& reply, std::string_view name) {
         reply.out.key("vm");
         write_vm(reply.out, *vm);
     }
+    if (build_ns) reply.out.member("build_ns", *build_ns);
     reply.end_result();
     return std::nullopt;
 }
@@ -257,10 +260,12 @@ Outcome create_vm(const Request& request, Reply& reply, bool start) {
     if (find_vm(spec.name).vm != nullptr) return RequestError{code::kExists, "a VM with that name exists"};
     if (spec.memory_bytes / kPageSize > frame_allocator().free_frames())
         return RequestError{code::kNoResources, "not enough free memory for the VM"};
+    const std::uint64_t begin = arch::counter_now();
     auto vm = vm_manager::create(spec);
     if (!vm) return RequestError{code::kNoResources, vm.error().message};
     if (start) vm_manager::start(**vm);
-    return reply_with_vm(reply, spec.name);
+    const std::uint64_t ticks = arch::counter_now() - begin;
+    return reply_with_vm(reply, spec.name, stolen_time::ticks_to_ns(ticks, arch::counter_frequency()));
 }
 
 Outcome start_vm(const Request& request, Reply& reply) {

@@ -39,7 +39,8 @@ class TestFailure(Exception):
 class Board:
     """Lamina on QEMU with a management socket, its console collected by a thread."""
 
-    def __init__(self, build_dir: Path, work: Path, vms: dict, memory_mib: int = 1024, log: Path | None = None):
+    def __init__(self, build_dir: Path, work: Path, vms: dict, memory_mib: int = 1024, log: Path | None = None,
+                 qemu_args: list[str] = ()):
         self.build_dir, self.work = build_dir, work
         self.socket = work / "lamina.sock"
         self.lines: list[str] = []
@@ -51,7 +52,7 @@ class Board:
         bundle = work / "bundle.bin"
         lamina_run.build_bundle(build_dir, config, bundle)
         command = lamina_run.qemu_command(build_dir, bundle=bundle, smp=2, memory_mib=memory_mib,
-                                          interactive=False, management=self.socket)
+                                          interactive=False, management=self.socket, extra_args=list(qemu_args))
         print("command:", " ".join(command), flush=True)
         run_scenario._load_libc()
         self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,

@@ -1,0 +1,171 @@
+#include "model.hpp"
+
+#include <fmt/format.h>
+
+#include "json_fields.hpp"
+
+namespace lamina::cli {
+
+namespace {
+
+[[nodiscard]] std::vector<unsigned> parse_cpu_list(const json& cpus) {
+    std::vector<unsigned> list;
+    for (const json& cpu : cpus) {
+        if (!cpu.is_number_unsigned() || cpu.get<std::uint64_t>() > 0xffff'ffffu)
+            throw MalformedReply(fmt::format("\"pinned_cpus\" holds {}, not a CPU number", dump_json(cpu)));
+        list.push_back(cpu.get<unsigned>());
+    }
+    return list;
+}
+
+[[nodiscard]] std::vector<std::pair<std::string, std::uint64_t>> parse_exits(const json& exits) {
+    std::vector<std::pair<std::string, std::uint64_t>> counts;
+    for (const auto& [reason, count] : exits.items()) counts.emplace_back(reason, count_field(exits, reason));
+    return counts;
+}
+
+[[nodiscard]] VcpuStats parse_vcpu(const json& vcpu, std::size_t position) {
+    expect_object(vcpu, "a vCPU's statistics");
+    VcpuStats stats;
+    stats.index = vcpu.contains("index") ? count_field(vcpu, "index") : position;
+    stats.state = text_field(vcpu, "state", "unknown");
+    stats.run_ns = count_field(vcpu, "run_ns");
+    stats.steal_ns = count_field(vcpu, "steal_ns");
+    stats.exits = parse_exits(object_field(vcpu, "exits"));
+    stats.interrupts_injected = count_field(vcpu, "interrupts_injected");
+    return stats;
+}
+
+// Lamina's stats do not name NICs; the bundle tool calls them nic0, nic1...
+[[nodiscard]] NicStats parse_nic(const json& nic, std::size_t position) {
+    expect_object(nic, "a NIC's statistics");
+    NicStats stats;
+    stats.name = text_field(nic, "name", fmt::format("nic{}", position));
+    stats.rx_packets = count_field(nic, "rx_packets");
+    stats.rx_bytes = count_field(nic, "rx_bytes");
+    stats.tx_packets = count_field(nic, "tx_packets");
+    stats.tx_bytes = count_field(nic, "tx_bytes");
+    stats.drops = count_field(nic, "drops");
+    return stats;
+}
+
+// ...and disks vda, vdb... as the guest sees them.
+[[nodiscard]] std::string default_disk_name(std::size_t position) {
+    constexpr std::size_t kLetters = 26;
+    if (position < kLetters) return fmt::format("vd{}", static_cast<char>('a' + position));
+    return fmt::format("disk{}", position);
+}
+
+[[nodiscard]] DiskStats parse_disk(const json& disk, std::size_t position) {
+    expect_object(disk, "a disk's statistics");
+    DiskStats stats;
+    stats.name = text_field(disk, "name", default_disk_name(position));
+    stats.reads = count_field(disk, "reads");
+    stats.writes = count_field(disk, "writes");
+    stats.read_bytes = count_field(disk, "read_bytes");
+    stats.write_bytes = count_field(disk, "write_bytes");
+    stats.flushes = count_field(disk, "flushes");
+    stats.errors = count_field(disk, "errors");
+    return stats;
+}
+
+template <typename Item, typename Parse>
+[[nodiscard]] std::vector<Item> parse_array(const json& object, std::string_view key, Parse parse) {
+    std::vector<Item> items;
+    const json& array = array_field(object, key);
+    for (std::size_t i = 0; i < array.size(); ++i) items.push_back(parse(array[i], i));
+    return items;
+}
+
+[[nodiscard]] std::string required_name(const json& object, std::string_view what) {
+    std::string name = text_field(object, "name");
+    if (name.empty()) throw MalformedReply(fmt::format("{} has no \"name\"", what));
+    return name;
+}
+
+[[nodiscard]] VmStats parse_vm_stats(const json& vm) {
+    expect_object(vm, "a VM's statistics");
+    VmStats stats;
+    stats.name = required_name(vm, "a VM's statistics");
+    stats.state = text_field(vm, "state", "unknown");
+    stats.uptime_ns = count_field(vm, "uptime_ns");
+    const json& memory = object_field(vm, "memory");
+    stats.assigned_mib = count_field(memory, "assigned_mib");
+    stats.balloon_target_mib = count_field(memory, "balloon_target_mib");
+    stats.ballooned_mib = count_field(memory, "ballooned_mib");
+    stats.vcpus = parse_array<VcpuStats>(vm, "vcpus", parse_vcpu);
+    stats.nics = parse_array<NicStats>(vm, "net", parse_nic);
+    stats.disks = parse_array<DiskStats>(vm, "block", parse_disk);
+    return stats;
+}
+
+}  // namespace
+
+std::uint64_t VcpuStats::total_exits() const {
+    std::uint64_t total = 0;
+    for (const auto& [reason, count] : exits) total += count;
+    return total;
+}
+
+VmTotals totals_of(const VmStats& vm) {
+    VmTotals totals;
+    for (const VcpuStats& vcpu : vm.vcpus) {
+        totals.run_ns += vcpu.run_ns;
+        totals.steal_ns += vcpu.steal_ns;
+        totals.exits += vcpu.total_exits();
+    }
+    for (const NicStats& nic : vm.nics) {
+        totals.rx_bytes += nic.rx_bytes;
+        totals.tx_bytes += nic.tx_bytes;
+    }
+    for (const DiskStats& disk : vm.disks) {
+        totals.read_bytes += disk.read_bytes;
+        totals.write_bytes += disk.write_bytes;
+    }
+    return totals;
+}
+
+VmInfo parse_vm(const json& vm) {
+    expect_object(vm, "a VM");
+    VmInfo info;
+    info.name = required_name(vm, "a VM");
+    info.id = count_field(vm, "id");
+    info.state = text_field(vm, "state", "unknown");
+    info.template_name = text_field(vm, "template");
+    info.vcpus = count_field(vm, "vcpus");
+    info.memory_mib = count_field(vm, "memory_mib");
+    info.weight = count_field(vm, "weight");
+    info.cap_percent = count_field(vm, "cap_percent");
+    info.pinned_cpus = parse_cpu_list(array_field(vm, "pinned_cpus"));
+    info.balloon_mib = count_field(vm, "balloon_mib");
+    return info;
+}
+
+VmList parse_vm_list(const json& list_result) {
+    VmList list;
+    for (const json& vm : array_field(list_result, "vms")) list.vms.push_back(parse_vm(vm));
+    for (const json& name : array_field(list_result, "templates")) {
+        if (!name.is_string()) throw MalformedReply(fmt::format("\"templates\" holds {}, not a name", dump_json(name)));
+        list.templates.push_back(name.get<std::string>());
+    }
+    return list;
+}
+
+BoardInfo parse_board(const json& board) {
+    expect_object(board, "the board");
+    return {.cpus = count_field(board, "cpus"),
+            .free_mib = count_field(board, "free_mib"),
+            .free_frames = count_field(board, "free_frames"),
+            .vmids_in_use = count_field(board, "vmids_in_use"),
+            .vm_slots_free = count_field(board, "vm_slots_free")};
+}
+
+StatsSnapshot parse_stats(const json& stats_result) {
+    expect_object(stats_result, "the statistics");
+    StatsSnapshot snapshot;
+    snapshot.board = parse_board(object_field(stats_result, "board"));
+    for (const json& vm : array_field(stats_result, "vms")) snapshot.vms.push_back(parse_vm_stats(vm));
+    return snapshot;
+}
+
+}  // namespace lamina::cli

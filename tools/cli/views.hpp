@@ -1,0 +1,23 @@
+// What the verbs print without --json: pure functions from reply objects to
+// text, so they are tested without a socket.
+#pragma once
+
+#include <string>
+
+#include "model.hpp"
+
+namespace lamina::cli {
+
+// `list`: one row per VM, then the templates.
+[[nodiscard]] std::string render_vm_list(const VmList& list);
+
+// `board`: one "label: value" line per figure.
+[[nodiscard]] std::string render_board(const BoardInfo& board);
+
+// One line about a VM after create/start/pause/resume/set/balloon.
+[[nodiscard]] std::string describe_vm(const VmInfo& vm);
+
+// `stats`: the board, then tables per VM, per vCPU, per NIC and per disk.
+[[nodiscard]] std::string render_stats(const StatsSnapshot& stats);
+
+}  // namespace lamina::cli
