@@ -326,6 +326,17 @@ TEST(BootBundle, CarriesZeroVcpusAndAbsurdMemoryThroughUnchanged) {
     EXPECT_EQ(bundle->vm(2)->memory_bytes, 0u);
 }
 
+TEST(BootBundle, TemplateOnlyRecordsAreNotStartedAtBoot) {
+    std::vector<VmEntry> vms = three_vms();
+    vms[1].start_at_boot = false;
+    const Bytes bytes = encode_bundle(vms, kNetworks, kWan);
+    const auto bundle = BootBundle::parse(bytes);
+    ASSERT_TRUE(bundle) << bundle.error().message;
+    EXPECT_TRUE(bundle->vm(0)->start_at_boot);
+    EXPECT_FALSE(bundle->vm(1)->start_at_boot);
+    EXPECT_TRUE(bundle->vm(2)->start_at_boot);
+}
+
 TEST(BootBundle, IgnoresBytesBeyondTotalSize) {
     Bytes bytes = three_vm_bundle();
     const std::size_t total = bytes.size();
@@ -587,7 +598,7 @@ INSTANTIATE_TEST_SUITE_P(
                          "after its NUL"},
         RecordCorruption{"name_duplicate", [](Bytes& b, std::size_t r) { write_name(b, r, "hello"); }, "repeats"},
         RecordCorruption{"flags",
-                         [](Bytes& b, std::size_t r) { patch<std::uint32_t>(b, r + wire::record::kFlags, 1); },
+                         [](Bytes& b, std::size_t r) { patch<std::uint32_t>(b, r + wire::record::kFlags, 2); },
                          "flags"},
         RecordCorruption{"reserved",
                          [](Bytes& b, std::size_t r) { patch<std::uint8_t>(b, r + wire::record::kReserved + 15, 9); },

@@ -300,7 +300,8 @@ class Errors(CliTestCase):
     def test_usage_errors_exit_2_without_connecting(self):
         for arguments in ([], ["frobnicate"], ["create"], ["set", "web"], ["set", "web", "--pin", "0,x"],
                           ["create", "web", "--memory", "-5"], ["create", "web", "--vcpus", "two"],
-                          ["balloon", "web"], ["--timeout", "-1", "list"], ["top", "--iterations", "x"],
+                          ["balloon", "web"], ["balloon", "web", "-1"], ["--timeout", "-1", "list"],
+                          ["--timeout", "inf", "list"], ["top", "--interval", "nan"], ["top", "--iterations", "x"],
                           ["metrics", "--listen", "nonsense"], ["pause", "web", "extra"]):
             with self.subTest(arguments=arguments):
                 self.assert_fails(EXIT_USAGE, *arguments)
