@@ -69,7 +69,14 @@ int run_board(const GlobalOptions& global) {
 }
 
 int run_create(const GlobalOptions& global, const CreateOptions& options) {
-    return print_vm_result(global, call_once(global, "create", create_arguments(options)));
+    const json result = call_once(global, "create", create_arguments(options));
+    if (global.json) {
+        print_json(result);
+    } else {
+        const auto build_ns = result.contains("build_ns") ? std::optional(count_field(result, "build_ns")) : std::nullopt;
+        fmt::print("{}", describe_vm(parse_vm(object_field(result, "vm")), build_ns));
+    }
+    return 0;
 }
 
 int run_vm_transition(const GlobalOptions& global, const std::string& op, const std::string& vm) {

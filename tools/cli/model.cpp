@@ -131,7 +131,6 @@ VmInfo parse_vm(const json& vm) {
     info.name = required_name(vm, "a VM");
     info.id = count_field(vm, "id");
     info.state = text_field(vm, "state", "unknown");
-    info.template_name = text_field(vm, "template");
     info.vcpus = count_field(vm, "vcpus");
     info.memory_mib = count_field(vm, "memory_mib");
     info.weight = count_field(vm, "weight");
@@ -156,7 +155,7 @@ BoardInfo parse_board(const json& board) {
     return {.cpus = count_field(board, "cpus"),
             .free_mib = count_field(board, "free_mib"),
             .free_frames = count_field(board, "free_frames"),
-            .vmids_in_use = count_field(board, "vmids_in_use"),
+            .vmids_free = count_field(board, "vmids_free"),
             .vm_slots_free = count_field(board, "vm_slots_free")};
 }
 

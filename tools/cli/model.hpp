@@ -16,7 +16,6 @@ struct VmInfo {
     std::string name;
     std::uint64_t id{0};
     std::string state;
-    std::string template_name;
     std::uint64_t vcpus{0};
     std::uint64_t memory_mib{0};
     std::uint64_t weight{0};
@@ -34,7 +33,7 @@ struct BoardInfo {
     std::uint64_t cpus{0};
     std::uint64_t free_mib{0};
     std::uint64_t free_frames{0};
-    std::uint64_t vmids_in_use{0};
+    std::uint64_t vmids_free{0};
     std::uint64_t vm_slots_free{0};
 };
 

@@ -153,7 +153,7 @@ constexpr std::array<DeviceCounter<DiskStats>, 6> kDiskCounters{{
     return {board_gauge("lamina_board_cpus", "Physical CPUs Lamina runs VMs on.", std::to_string(board.cpus)),
             board_gauge("lamina_board_free_memory_bytes", "Memory not assigned to any VM.",
                         mib_in_bytes(board.free_mib)),
-            board_gauge("lamina_board_vmids_in_use", "Stage-2 VMIDs in use.", std::to_string(board.vmids_in_use)),
+            board_gauge("lamina_board_vmids_free", "Stage-2 VMIDs still free.", std::to_string(board.vmids_free)),
             board_gauge("lamina_board_vm_slots_free", "VMs that can still be created.",
                         std::to_string(board.vm_slots_free))};
 }

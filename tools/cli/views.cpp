@@ -12,6 +12,7 @@ namespace lamina::cli {
 namespace {
 
 constexpr int kSecondsDecimals = 3;
+constexpr double kNanosecondsPerMillisecond = 1e6;
 
 [[nodiscard]] std::string cap_text(std::uint64_t cap_percent) {
     return cap_percent == 0 ? std::string("-") : fmt::format("{}%", cap_percent);
@@ -122,16 +123,17 @@ std::string render_board(const BoardInfo& board) {
     return fmt::format(
         "cpus:          {}\n"
         "free memory:   {} MiB ({} frames)\n"
-        "VMIDs in use:  {}\n"
+        "VMIDs free:    {}\n"
         "VM slots free: {}\n",
-        board.cpus, board.free_mib, board.free_frames, board.vmids_in_use, board.vm_slots_free);
+        board.cpus, board.free_mib, board.free_frames, board.vmids_free, board.vm_slots_free);
 }
 
-std::string describe_vm(const VmInfo& vm) {
+std::string describe_vm(const VmInfo& vm, std::optional<std::uint64_t> build_ns) {
     std::string line = fmt::format("{} (id {}): {}, {} vCPU{}, {} MiB, weight {}, cap {}, pinned {}", vm.name, vm.id,
                                    vm.state, vm.vcpus, vm.vcpus == 1 ? "" : "s", vm.memory_mib, vm.weight,
                                    cap_text(vm.cap_percent), format_pin_list(vm.pinned_cpus));
     if (vm.balloon_mib != 0) line += fmt::format(", balloon {} MiB", vm.balloon_mib);
+    if (build_ns) line += fmt::format("; built in {:.1f} ms", static_cast<double>(*build_ns) / kNanosecondsPerMillisecond);
     return printable(line) + '\n';
 }
 

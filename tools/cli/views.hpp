@@ -2,6 +2,8 @@
 // text, so they are tested without a socket.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 
 #include "model.hpp"
@@ -14,8 +16,9 @@ namespace lamina::cli {
 // `board`: one "label: value" line per figure.
 [[nodiscard]] std::string render_board(const BoardInfo& board);
 
-// One line about a VM after create/start/pause/resume/set/balloon.
-[[nodiscard]] std::string describe_vm(const VmInfo& vm);
+// One line about a VM after create/start/pause/resume/set/balloon; create
+// also tells how long Lamina took to build the VM.
+[[nodiscard]] std::string describe_vm(const VmInfo& vm, std::optional<std::uint64_t> build_ns = {});
 
 // `stats`: the board, then tables per VM, per vCPU, per NIC and per disk.
 [[nodiscard]] std::string render_stats(const StatsSnapshot& stats);

@@ -206,13 +206,14 @@ class Verbs(CliTestCase):
         self.assertIn("cpus:          2\n", output)
         self.assertIn("free memory:   576 MiB (147456 frames)\n", output)
         self.assertIn("VM slots free: 6\n", output)
-        self.assertEqual(json.loads(self.assert_ok("board", "--json").stdout)["vmids_in_use"], 2)
+        self.assertEqual(json.loads(self.assert_ok("board", "--json").stdout)["vmids_free"], 253)
 
     def test_create_paused_sends_only_the_overrides_given(self):
         output = self.assert_ok("create", "web", "--name", "web2", "--memory", "128", "--paused").stdout
         self.assertEqual(self.last_request(),
                          {"op": "create", "template": "web", "name": "web2", "memory_mib": 128, "start": False})
-        self.assertEqual(output, "web2 (id 3): created, 2 vCPUs, 128 MiB, weight 256, cap -, pinned any\n")
+        self.assertEqual(output, "web2 (id 3): created, 2 vCPUs, 128 MiB, weight 256, cap -, pinned any; "
+                                 "built in 1.5 ms\n")
 
     def test_create_passes_every_option(self):
         self.assert_ok("create", "worker", "--vcpus", "2", "--cmdline", "console=hvc0 quiet", "--weight", "512",

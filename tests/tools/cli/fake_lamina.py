@@ -43,6 +43,8 @@ BOARD_CPUS = 2
 BOARD_MEMORY_MIB = 1024
 LAMINA_OWN_MIB = 64
 VM_SLOTS = 8
+VMIDS = 255
+BUILD_NS = 1_500_000  # what create reports as the time to build a VM
 EXIT_REASONS = ("hypercall", "wfi", "wfe", "mmio", "interrupt", "system_register", "fault")
 # Exits per second of a running vCPU, by reason (100 in all).
 EXIT_RATES = {"hypercall": 10, "wfi": 40, "mmio": 50}
@@ -149,7 +151,7 @@ class Vm:
             disk["write_bytes"] += 8192 * seconds
 
     def describe(self):
-        return {"name": self.name, "id": self.id, "state": self.state, "template": self.template,
+        return {"name": self.name, "id": self.id, "state": self.state,
                 "vcpus": self.vcpus, "memory_mib": self.memory_mib, "weight": self.weight,
                 "cap_percent": self.cap_percent, "pinned_cpus": self.pinned_cpus,
                 "balloon_mib": self.balloon_mib}
@@ -203,7 +205,7 @@ class FakeLamina:
     def board(self):
         free = self.free_mib()
         return {"cpus": BOARD_CPUS, "free_mib": free, "free_frames": free * 256,
-                "vmids_in_use": len(self.vms), "vm_slots_free": VM_SLOTS - len(self.vms)}
+                "vmids_free": VMIDS - len(self.vms), "vm_slots_free": VM_SLOTS - len(self.vms)}
 
     # --- checks
 
@@ -249,7 +251,7 @@ class FakeLamina:
         if overrides.get("memory_mib", TEMPLATES[template]["memory_mib"]) > self.free_mib():
             raise RequestError("no_resources", "not enough free memory")
         state = "running" if request.get("start", True) else "created"
-        return {"vm": self.add_vm(name, template, overrides, state).describe()}
+        return {"vm": self.add_vm(name, template, overrides, state).describe(), "build_ns": BUILD_NS}
 
     def op_start(self, request):
         name = request["vm"]

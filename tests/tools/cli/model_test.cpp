@@ -8,12 +8,11 @@ namespace lamina::cli {
 namespace {
 
 TEST(Model, ParsesTheDocumentedVmObject) {
-    const VmInfo vm = parse_vm(json::parse(R"({"name": "web", "id": 3, "state": "running", "template": "web",
+    const VmInfo vm = parse_vm(json::parse(R"({"name": "web", "id": 3, "state": "running",
         "vcpus": 2, "memory_mib": 256, "weight": 256, "cap_percent": 0, "pinned_cpus": [0, 1], "balloon_mib": 0})"));
     EXPECT_EQ(vm.name, "web");
     EXPECT_EQ(vm.id, 3u);
     EXPECT_EQ(vm.state, "running");
-    EXPECT_EQ(vm.template_name, "web");
     EXPECT_EQ(vm.vcpus, 2u);
     EXPECT_EQ(vm.memory_mib, 256u);
     EXPECT_EQ(vm.pinned_cpus, (std::vector<unsigned>{0, 1}));

@@ -47,7 +47,7 @@ TEST(Prometheus, RendersAFamily) {
 }
 
 [[nodiscard]] BoardInfo sample_board() {
-    return {.cpus = 2, .free_mib = 512, .free_frames = 131072, .vmids_in_use = 2, .vm_slots_free = 6};
+    return {.cpus = 2, .free_mib = 512, .free_frames = 131072, .vmids_free = 254, .vm_slots_free = 6};
 }
 
 TEST(Prometheus, ExportsVcpuCounters) {
@@ -87,6 +87,7 @@ TEST(Prometheus, ExportsTheBoard) {
     EXPECT_THAT(text, HasSubstr("\nlamina_board_free_memory_bytes 536870912\n"));
     EXPECT_THAT(text, HasSubstr("\nlamina_board_vm_slots_free 6\n"));
     EXPECT_THAT(text, HasSubstr("\nlamina_board_cpus 2\n"));
+    EXPECT_THAT(text, HasSubstr("\nlamina_board_vmids_free 254\n"));
 }
 
 // Format 0.0.4: each family once, HELP and TYPE before its samples, and

@@ -81,13 +81,15 @@ TEST(Views, DescribesAVmInOneLine) {
     one.balloon_mib = 64;
     EXPECT_EQ(describe_vm(one),
               "web (id 3): created, 1 vCPU, 256 MiB, weight 256, cap 150%, pinned 1, balloon 64 MiB\n");
+    EXPECT_EQ(describe_vm(one, 12'345'678),
+              "web (id 3): created, 1 vCPU, 256 MiB, weight 256, cap 150%, pinned 1, balloon 64 MiB; built in 12.3 ms\n");
 }
 
 TEST(Views, RendersTheBoard) {
-    EXPECT_EQ(render_board({.cpus = 2, .free_mib = 512, .free_frames = 131072, .vmids_in_use = 3, .vm_slots_free = 5}),
+    EXPECT_EQ(render_board({.cpus = 2, .free_mib = 512, .free_frames = 131072, .vmids_free = 253, .vm_slots_free = 5}),
               "cpus:          2\n"
               "free memory:   512 MiB (131072 frames)\n"
-              "VMIDs in use:  3\n"
+              "VMIDs free:    253\n"
               "VM slots free: 5\n");
 }
 
