@@ -73,7 +73,8 @@ int run_create(const GlobalOptions& global, const CreateOptions& options) {
     if (global.json) {
         print_json(result);
     } else {
-        const auto build_ns = result.contains("build_ns") ? std::optional(count_field(result, "build_ns")) : std::nullopt;
+        const auto build_ns =
+            result.contains("build_ns") ? std::optional(count_field(result, "build_ns")) : std::nullopt;
         fmt::print("{}", describe_vm(parse_vm(object_field(result, "vm")), build_ns));
     }
     return 0;

@@ -108,7 +108,8 @@ void Connection::check_hello(const json& result) {
                                              options_.socket_path, protocol, kProtocolVersion));
 }
 
-json Connection::call(std::string_view op, json arguments, const EventHandler& on_event, std::optional<double> timeout_s) {
+json Connection::call(std::string_view op, json arguments, const EventHandler& on_event,
+                      std::optional<double> timeout_s) {
     const std::uint64_t id = next_id_++;
     const double timeout = timeout_s.value_or(options_.reply_timeout_s);
     const auto deadline = deadline_after(timeout);
@@ -127,8 +128,7 @@ json Connection::call(std::string_view op, json arguments, const EventHandler& o
 }
 
 void Connection::receive_events(const EventHandler& on_event) {
-    if (!read_some())
-        throw ConnectionError(fmt::format("Lamina at '{}' closed the connection", options_.socket_path));
+    if (!read_some()) throw ConnectionError(fmt::format("Lamina at '{}' closed the connection", options_.socket_path));
     dispatch_buffered_events(on_event);
 }
 
@@ -154,7 +154,8 @@ void Connection::send_line(const std::string& line, std::string_view op, Clock::
                                               system_error_text(errno)));
         pollfd writable{fd_, POLLOUT, 0};
         if (::poll(&writable, 1, milliseconds_until(deadline)) == 0)
-            throw ConnectionError(fmt::format("Lamina at '{}' did not take the request '{}' in time", options_.socket_path, op));
+            throw ConnectionError(
+                fmt::format("Lamina at '{}' did not take the request '{}' in time", options_.socket_path, op));
     }
 }
 

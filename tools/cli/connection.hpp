@@ -45,8 +45,8 @@ public:
     // Sends a request and returns the result of its reply. Events that arrive
     // meanwhile go to `on_event` (or are dropped); replies to other ids are
     // skipped. `timeout_s` overrides the reply timeout.
-    json call(std::string_view op, json arguments = json::object(),
-                        const EventHandler& on_event = {}, std::optional<double> timeout_s = {});
+    json call(std::string_view op, json arguments = json::object(), const EventHandler& on_event = {},
+              std::optional<double> timeout_s = {});
 
     // For a caller that polls the socket itself (console): reads what has
     // arrived and passes complete event lines to `on_event`.

@@ -42,9 +42,7 @@ constexpr std::array<std::string_view, 4> kVmStates{"created", "running", "pause
     return out + '}';
 }
 
-[[nodiscard]] std::string_view type_name(MetricType type) {
-    return type == MetricType::kCounter ? "counter" : "gauge";
-}
+[[nodiscard]] std::string_view type_name(MetricType type) { return type == MetricType::kCounter ? "counter" : "gauge"; }
 
 [[nodiscard]] MetricFamily family(std::string name, std::string help, MetricType type) {
     return {std::move(name), std::move(help), type, {}};
@@ -54,8 +52,8 @@ constexpr std::array<std::string_view, 4> kVmStates{"created", "running", "pause
 
 [[nodiscard]] std::vector<MetricFamily> vcpu_families(const StatsSnapshot& stats) {
     auto run = family("lamina_vcpu_run_seconds_total", "Time the vCPU ran on a physical CPU.", MetricType::kCounter);
-    auto steal = family("lamina_vcpu_steal_seconds_total",
-                        "Time the vCPU was runnable but waited for a physical CPU.", MetricType::kCounter);
+    auto steal = family("lamina_vcpu_steal_seconds_total", "Time the vCPU was runnable but waited for a physical CPU.",
+                        MetricType::kCounter);
     auto exits = family("lamina_vcpu_exits_total", "Exits from the guest to Lamina, by reason.", MetricType::kCounter);
     auto interrupts = family("lamina_vcpu_interrupts_injected_total", "Virtual interrupts injected into the vCPU.",
                              MetricType::kCounter);
@@ -120,8 +118,8 @@ void add_device_families(const StatsSnapshot& stats, std::vector<Device> VmStats
         auto counted = family(std::string(counter.name), std::string(counter.help), MetricType::kCounter);
         for (const VmStats& vm : stats.vms)
             for (const Device& device : vm.*devices)
-                counted.samples.push_back(
-                    {{{"vm", vm.name}, {std::string(device_label), device.name}}, std::to_string(device.*counter.field)});
+                counted.samples.push_back({{{"vm", vm.name}, {std::string(device_label), device.name}},
+                                           std::to_string(device.*counter.field)});
         out.push_back(std::move(counted));
     }
 }
@@ -150,12 +148,12 @@ constexpr std::array<DeviceCounter<DiskStats>, 6> kDiskCounters{{
 }
 
 [[nodiscard]] std::vector<MetricFamily> board_families(const BoardInfo& board) {
-    return {board_gauge("lamina_board_cpus", "Physical CPUs Lamina runs VMs on.", std::to_string(board.cpus)),
-            board_gauge("lamina_board_free_memory_bytes", "Memory not assigned to any VM.",
-                        mib_in_bytes(board.free_mib)),
-            board_gauge("lamina_board_vmids_free", "Stage-2 VMIDs still free.", std::to_string(board.vmids_free)),
-            board_gauge("lamina_board_vm_slots_free", "VMs that can still be created.",
-                        std::to_string(board.vm_slots_free))};
+    return {
+        board_gauge("lamina_board_cpus", "Physical CPUs Lamina runs VMs on.", std::to_string(board.cpus)),
+        board_gauge("lamina_board_free_memory_bytes", "Memory not assigned to any VM.", mib_in_bytes(board.free_mib)),
+        board_gauge("lamina_board_vmids_free", "Stage-2 VMIDs still free.", std::to_string(board.vmids_free)),
+        board_gauge("lamina_board_vm_slots_free", "VMs that can still be created.",
+                    std::to_string(board.vm_slots_free))};
 }
 
 }  // namespace

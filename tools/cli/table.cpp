@@ -12,7 +12,8 @@ Table::Table(std::vector<Column> columns) : columns_(std::move(columns)) {}
 
 void Table::add_row(std::vector<std::string> cells) {
     if (cells.size() > columns_.size())
-        throw std::invalid_argument(fmt::format("table row has {} cells for {} columns", cells.size(), columns_.size()));
+        throw std::invalid_argument(
+            fmt::format("table row has {} cells for {} columns", cells.size(), columns_.size()));
     for (std::string& cell : cells) cell = printable(cell);
     cells.resize(columns_.size());
     rows_.push_back(std::move(cells));

@@ -81,10 +81,11 @@ std::string render_top_frame(const StatsSnapshot& current, const std::vector<VmR
                  {"DISK READ", Align::kRight},
                  {"DISK WRITE", Align::kRight}});
     for (const VmRates& vm : rates)
-        table.add_row({vm.name, vm.state, fmt::format("{:.1f}", vm.cpu_percent), fmt::format("{:.1f}", vm.steal_percent),
-                       fmt::format("{:.0f}", vm.exits_per_second), std::to_string(vm.memory_mib),
-                       byte_rate(vm.rx_bytes_per_second), byte_rate(vm.tx_bytes_per_second),
-                       byte_rate(vm.read_bytes_per_second), byte_rate(vm.write_bytes_per_second)});
+        table.add_row({vm.name, vm.state, fmt::format("{:.1f}", vm.cpu_percent),
+                       fmt::format("{:.1f}", vm.steal_percent), fmt::format("{:.0f}", vm.exits_per_second),
+                       std::to_string(vm.memory_mib), byte_rate(vm.rx_bytes_per_second),
+                       byte_rate(vm.tx_bytes_per_second), byte_rate(vm.read_bytes_per_second),
+                       byte_rate(vm.write_bytes_per_second)});
     return out + table.render();
 }
 

@@ -133,7 +133,8 @@ std::string describe_vm(const VmInfo& vm, std::optional<std::uint64_t> build_ns)
                                    vm.state, vm.vcpus, vm.vcpus == 1 ? "" : "s", vm.memory_mib, vm.weight,
                                    cap_text(vm.cap_percent), format_pin_list(vm.pinned_cpus));
     if (vm.balloon_mib != 0) line += fmt::format(", balloon {} MiB", vm.balloon_mib);
-    if (build_ns) line += fmt::format("; built in {:.1f} ms", static_cast<double>(*build_ns) / kNanosecondsPerMillisecond);
+    if (build_ns)
+        line += fmt::format("; built in {:.1f} ms", static_cast<double>(*build_ns) / kNanosecondsPerMillisecond);
     return printable(line) + '\n';
 }
 

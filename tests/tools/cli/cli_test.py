@@ -13,7 +13,6 @@ import argparse
 import json
 import os
 import pty
-import re
 import select
 import shutil
 import socket
@@ -205,6 +204,7 @@ class Verbs(CliTestCase):
         output = self.assert_ok("board").stdout
         self.assertIn("cpus:          2\n", output)
         self.assertIn("free memory:   576 MiB (147456 frames)\n", output)
+        self.assertIn("VMIDs free:    253\n", output)
         self.assertIn("VM slots free: 6\n", output)
         self.assertEqual(json.loads(self.assert_ok("board", "--json").stdout)["vmids_free"], 253)
 
@@ -265,7 +265,8 @@ class Verbs(CliTestCase):
         output = self.assert_ok("stats").stdout
         self.assertIn("board: 2 CPUs, 576 MiB free, 6 VM slots free\n", output)
         self.assertRegex(output, r"\nweb\s+running\s+11\.000\s+11\.000\s+2\.200\s+2200\s+256\s+256\s+0\n")
-        self.assertRegex(output, r"\nweb\s+1\s+running\s+5\.500\s+1\.100\s+1100\s+220\s+hypercall=110 wfi=440 mmio=550\n")
+        self.assertRegex(output,
+                         r"\nweb\s+1\s+running\s+5\.500\s+1\.100\s+1100\s+220\s+hypercall=110 wfi=440 mmio=550\n")
         self.assertRegex(output, r"\nweb\s+nic0\s+22\s+22528\s+11\s+11264\s+0\n")
         self.assertRegex(output, r"\ndb\s+vdb\s+4\s+8\s+16384\s+32768\s+0\s+0\n")
 
@@ -377,11 +378,13 @@ class Connecting(CliTestCase):
 
     def test_silent_hello_hints_at_another_client(self):
         self.fake = self.start_fake("--silent", "hello")
-        self.assert_fails(EXIT_UNREACHABLE, "--timeout", "0.3", "board", stderr="to 'hello' within 0.3 s .*another client")
+        self.assert_fails(EXIT_UNREACHABLE, "--timeout", "0.3", "board",
+                          stderr="to 'hello' within 0.3 s .*another client")
 
     def test_hangup_exits_3(self):
         self.fake = self.start_fake("--hangup", "stats")
-        self.assert_fails(EXIT_UNREACHABLE, "stats", stderr="closed the connection while we waited for the reply to 'stats'")
+        self.assert_fails(EXIT_UNREACHABLE, "stats",
+                          stderr="closed the connection while we waited for the reply to 'stats'")
 
     def test_events_and_other_replies_are_skipped(self):
         self.fake = self.start_fake("--noise")
@@ -406,7 +409,7 @@ class Connecting(CliTestCase):
         env = {key: value for key, value in os.environ.items() if key != "LAMINA_SOCKET"}
         self.assert_ok("list", socket_path="", env=env, cwd=self.directory)
         result = self.assert_fails(EXIT_UNREACHABLE, "--connect-timeout", "0", "list", socket_path="", env=env,
-                                   cwd=tempfile.gettempdir())
+                                   cwd=self.new_directory())
         self.assertIn("'lamina.sock'", result.stderr)
 
 

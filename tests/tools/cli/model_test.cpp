@@ -56,11 +56,10 @@ TEST(Model, SumsAVmsCounters) {
 // Each of these is a reply Lamina should never send: the CLI must say so
 // (MalformedReply) rather than crash or print nonsense.
 TEST(Model, RejectsFieldsOfTheWrongType) {
-    for (const char* list : {R"({"vms": 5})", R"({"vms": [5]})", R"({"vms": [{"id": 1}]})",
-                             R"({"vms": [{"name": "web", "vcpus": "two"}]})",
-                             R"({"vms": [{"name": "web", "id": -1}]})",
-                             R"({"vms": [{"name": "web", "pinned_cpus": ["0"]}]})",
-                             R"({"vms": [], "templates": [1]})", R"([])"})
+    for (const char* list :
+         {R"({"vms": 5})", R"({"vms": [5]})", R"({"vms": [{"id": 1}]})",
+          R"({"vms": [{"name": "web", "vcpus": "two"}]})", R"({"vms": [{"name": "web", "id": -1}]})",
+          R"({"vms": [{"name": "web", "pinned_cpus": ["0"]}]})", R"({"vms": [], "templates": [1]})", R"([])"})
         EXPECT_THROW((void)parse_vm_list(json::parse(list)), MalformedReply) << list;
     for (const char* stats : {R"({"board": 1})", R"({"vms": [{"name": "web", "memory": 256}]})",
                               R"({"vms": [{"name": "web", "vcpus": [{"exits": {"wfi": 1.5}}]}]})",

@@ -27,8 +27,8 @@ TEST(Protocol, ClassifiesRepliesEventsAndOthers) {
 }
 
 TEST(Protocol, AFailureWithoutIdAnswersTheOutstandingRequest) {
-    const IncomingLine line = classify_line(
-        R"({"id": null, "ok": false, "error": {"code": "line_too_long", "message": "too long"}})", 9);
+    const IncomingLine line =
+        classify_line(R"({"id": null, "ok": false, "error": {"code": "line_too_long", "message": "too long"}})", 9);
     EXPECT_EQ(line.kind, LineKind::kAwaitedReply);
     try {
         (void)result_of(line.message);

@@ -81,8 +81,9 @@ TEST(Views, DescribesAVmInOneLine) {
     one.balloon_mib = 64;
     EXPECT_EQ(describe_vm(one),
               "web (id 3): created, 1 vCPU, 256 MiB, weight 256, cap 150%, pinned 1, balloon 64 MiB\n");
-    EXPECT_EQ(describe_vm(one, 12'345'678),
-              "web (id 3): created, 1 vCPU, 256 MiB, weight 256, cap 150%, pinned 1, balloon 64 MiB; built in 12.3 ms\n");
+    EXPECT_EQ(
+        describe_vm(one, 12'345'678),
+        "web (id 3): created, 1 vCPU, 256 MiB, weight 256, cap 150%, pinned 1, balloon 64 MiB; built in 12.3 ms\n");
 }
 
 TEST(Views, RendersTheBoard) {

@@ -11,21 +11,19 @@ namespace {
 using ::testing::HasSubstr;
 
 // One running VM with two vCPUs: `seconds` of uptime at the given load.
-[[nodiscard]] StatsSnapshot snapshot(std::uint64_t seconds, std::uint64_t run_ms_per_second,
-                                     std::string name = "web") {
+[[nodiscard]] StatsSnapshot snapshot(std::uint64_t seconds, std::uint64_t run_ms_per_second, std::string name = "web") {
     const std::uint64_t run_ns = seconds * run_ms_per_second * 1'000'000;
-    return parse_stats(json{
-        {"board", {{"cpus", 2}, {"free_mib", 512}, {"vm_slots_free", 6}}},
-        {"vms",
-         {{{"name", name},
-           {"state", "running"},
-           {"uptime_ns", seconds * 1'000'000'000},
-           {"memory", {{"assigned_mib", 256}}},
-           {"vcpus",
-            {{{"run_ns", run_ns}, {"steal_ns", run_ns / 5}, {"exits", {{"mmio", seconds * 100}}}},
-             {{"run_ns", run_ns}, {"steal_ns", 0}, {"exits", {{"wfi", seconds * 50}}}}}},
-           {"net", {{{"rx_bytes", seconds * 2048}, {"tx_bytes", seconds * 1024}}}},
-           {"block", {{{"read_bytes", seconds * 4096}, {"write_bytes", 0}}}}}}}});
+    return parse_stats(json{{"board", {{"cpus", 2}, {"free_mib", 512}, {"vm_slots_free", 6}}},
+                            {"vms",
+                             {{{"name", name},
+                               {"state", "running"},
+                               {"uptime_ns", seconds * 1'000'000'000},
+                               {"memory", {{"assigned_mib", 256}}},
+                               {"vcpus",
+                                {{{"run_ns", run_ns}, {"steal_ns", run_ns / 5}, {"exits", {{"mmio", seconds * 100}}}},
+                                 {{"run_ns", run_ns}, {"steal_ns", 0}, {"exits", {{"wfi", seconds * 50}}}}}},
+                               {"net", {{{"rx_bytes", seconds * 2048}, {"tx_bytes", seconds * 1024}}}},
+                               {"block", {{{"read_bytes", seconds * 4096}, {"write_bytes", 0}}}}}}}});
 }
 
 TEST(TopView, FirstFrameShowsAveragesSinceTheVmStarted) {

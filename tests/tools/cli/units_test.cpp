@@ -38,12 +38,12 @@ TEST(Units, HumanBytesPicksTheUnit) {
 TEST(Utf8, KeepsBackAnIncompleteLastCharacter) {
     EXPECT_EQ(complete_utf8_prefix(""), 0u);
     EXPECT_EQ(complete_utf8_prefix("abc"), 3u);
-    EXPECT_EQ(complete_utf8_prefix("h\xc3\xa9"), 3u);        // "hé" complete
-    EXPECT_EQ(complete_utf8_prefix("h\xc3"), 1u);            // é cut after its lead byte
-    EXPECT_EQ(complete_utf8_prefix("a\xe2\x82"), 1u);        // € missing its last byte
-    EXPECT_EQ(complete_utf8_prefix("a\xe2\x82\xac"), 4u);    // € complete
-    EXPECT_EQ(complete_utf8_prefix("\xf0\x9f\x98"), 0u);     // an emoji missing a byte
-    EXPECT_EQ(complete_utf8_prefix("\xf0\x9f\x98\x80"), 4u); // and complete
+    EXPECT_EQ(complete_utf8_prefix("h\xc3\xa9"), 3u);         // "hé" complete
+    EXPECT_EQ(complete_utf8_prefix("h\xc3"), 1u);             // é cut after its lead byte
+    EXPECT_EQ(complete_utf8_prefix("a\xe2\x82"), 1u);         // € missing its last byte
+    EXPECT_EQ(complete_utf8_prefix("a\xe2\x82\xac"), 4u);     // € complete
+    EXPECT_EQ(complete_utf8_prefix("\xf0\x9f\x98"), 0u);      // an emoji missing a byte
+    EXPECT_EQ(complete_utf8_prefix("\xf0\x9f\x98\x80"), 4u);  // and complete
 }
 
 TEST(Utf8, PassesInvalidBytesOn) {
