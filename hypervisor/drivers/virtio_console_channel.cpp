@@ -22,13 +22,13 @@ Status VirtioConsoleChannel::start(const VirtioMmioSlot& slot) {
         device_.mark_failed();
         return status;
     }
-    for (std::uint16_t index = 0; index < receive_queue_.size(); ++index) {
-        if (const Status status = post_receive_buffer(index); !status) {
+    for (std::uint16_t index = 0; index < receive_.count(); ++index) {
+        if (const Status status = receive_.post_writable(index); !status) {
             device_.mark_failed();
             return status;
         }
     }
-    (void)receive_queue_.publish();
+    (void)receive_.queue().publish();
     device_.finish_init();
     device_.notify(kReceiveQueue);  // not before DRIVER_OK (virtio 1.2, 3.1.1)
     started_ = true;
@@ -42,27 +42,9 @@ Status VirtioConsoleChannel::start(const VirtioMmioSlot& slot) {
 }
 
 Status VirtioConsoleChannel::set_up_queues() {
-    if (const Status status = device_.setup_queue(kReceiveQueue, kReceiveBuffers, receive_queue_); !status)
+    if (const Status status = receive_.set_up(device_, kReceiveQueue, kReceiveBuffers, kBufferSize); !status)
         return status;
-    if (const Status status = device_.setup_queue(kTransmitQueue, kTransmitBuffers, transmit_queue_); !status)
-        return status;
-    const auto receive = allocate_dma(receive_queue_.size() * kBufferSize, device_.dma());
-    if (!receive) return receive.error();
-    const auto transmit = allocate_dma(transmit_queue_.size() * kBufferSize, device_.dma());
-    if (!transmit) return transmit.error();
-    receive_buffers_ = *receive;
-    transmit_buffers_ = *transmit;
-    transmit_queue_.suppress_interrupts(true);  // sent buffers are taken back by the next send
-    for (std::uint16_t index = 0; index < transmit_queue_.size(); ++index)
-        free_transmit_[free_transmit_count_++] = index;
-    return {};
-}
-
-Status VirtioConsoleChannel::post_receive_buffer(std::uint16_t index) {
-    std::byte* buffer = receive_buffers_.at(std::size_t{index} * kBufferSize);
-    device_.dma().from_device(buffer, kBufferSize);
-    const DmaBuffer chain{receive_buffers_.device_address(std::size_t{index} * kBufferSize), kBufferSize, true};
-    return receive_queue_.add({&chain, 1}, index);
+    return transmit_.set_up(device_, kTransmitQueue, kBufferSize);
 }
 
 void VirtioConsoleChannel::set_receive_handler(ReceiveHandler handler, void* context) {
@@ -81,7 +63,7 @@ void VirtioConsoleChannel::receive_all() {
     const LockGuard guard{receive_lock_};
     bool reposted = false;
     while (!receive_failed_) {
-        const auto used = receive_queue_.reap();
+        const auto used = receive_.queue().reap();
         if (!used) {
             log::error("board: management console receive queue broken ({})", used.error().message);
             receive_failed_ = true;
@@ -90,33 +72,19 @@ void VirtioConsoleChannel::receive_all() {
         if (!used->has_value()) break;
         const auto index = static_cast<std::uint16_t>((*used)->token);
         const std::uint32_t length = std::min<std::uint32_t>((*used)->written, kBufferSize);
-        std::byte* buffer = receive_buffers_.at(std::size_t{index} * kBufferSize);
-        device_.dma().from_device(buffer, length);
+        std::byte* buffer = receive_.received(index, length);
         if (receive_handler_ != nullptr && length != 0) receive_handler_(receive_context_, {buffer, length});
-        if (post_receive_buffer(index)) reposted = true;
+        if (receive_.post_writable(index)) reposted = true;
     }
-    if (reposted && receive_queue_.publish()) device_.notify(kReceiveQueue);
-}
-
-void VirtioConsoleChannel::reclaim_sent() {
-    while (!transmit_failed_) {
-        const auto used = transmit_queue_.reap();
-        if (!used) {
-            transmit_failed_ = true;  // reported by send() callers through dropped_bytes
-            return;
-        }
-        if (!used->has_value()) return;
-        free_transmit_[free_transmit_count_++] = static_cast<std::uint16_t>((*used)->token);
-    }
+    if (reposted && receive_.queue().publish()) device_.notify(kReceiveQueue);
 }
 
 std::optional<std::uint16_t> VirtioConsoleChannel::take_transmit_buffer() {
     const std::uint64_t frequency = arch::counter_frequency();
     const std::uint64_t deadline = arch::counter_now() + frequency * kTransmitWaitMicroseconds / 1'000'000;
     for (;;) {
-        reclaim_sent();
-        if (transmit_failed_) return std::nullopt;
-        if (free_transmit_count_ != 0) return free_transmit_[--free_transmit_count_];
+        if (!transmit_.reclaim() || transmit_.failed()) return std::nullopt;  // counted as dropped by send()
+        if (const auto index = transmit_.take()) return index;
         if (arch::counter_now() >= deadline) return std::nullopt;
     }
 }
@@ -124,16 +92,12 @@ std::optional<std::uint16_t> VirtioConsoleChannel::take_transmit_buffer() {
 bool VirtioConsoleChannel::send_chunk(std::span<const std::byte> chunk) {
     const auto index = take_transmit_buffer();
     if (!index) return false;
-    std::byte* buffer = transmit_buffers_.at(std::size_t{*index} * kBufferSize);
-    std::copy(chunk.begin(), chunk.end(), buffer);
-    device_.dma().to_device(buffer, chunk.size());
-    const DmaBuffer chain{transmit_buffers_.device_address(std::size_t{*index} * kBufferSize),
-                          static_cast<std::uint32_t>(chunk.size()), false};
-    if (!transmit_queue_.add({&chain, 1}, *index)) {
-        free_transmit_[free_transmit_count_++] = *index;
+    std::copy(chunk.begin(), chunk.end(), transmit_.buffers().buffer(*index));
+    if (!transmit_.buffers().post_readable(*index, chunk.size())) {
+        transmit_.put_back(*index);
         return false;
     }
-    if (transmit_queue_.publish()) device_.notify(kTransmitQueue);
+    if (transmit_.buffers().queue().publish()) device_.notify(kTransmitQueue);
     return true;
 }
 

@@ -19,6 +19,7 @@
 #include "core/platform.hpp"
 #include "core/result.hpp"
 #include "core/spinlock.hpp"
+#include "drivers/queue_buffers.hpp"
 #include "drivers/virtio_mmio_driver.hpp"
 
 namespace lamina::drivers {
@@ -53,9 +54,7 @@ public:
 
 private:
     [[nodiscard]] Status set_up_queues();
-    [[nodiscard]] Status post_receive_buffer(std::uint16_t index);
     void receive_all();
-    void reclaim_sent();
     // A free transmit buffer, waiting (bounded) for the device to return one.
     [[nodiscard]] std::optional<std::uint16_t> take_transmit_buffer();
     [[nodiscard]] bool send_chunk(std::span<const std::byte> chunk);
@@ -64,18 +63,13 @@ private:
     bool started_{false};
 
     SpinLock receive_lock_;  // the receive queue, its buffers and the handler
-    DriverQueue receive_queue_{};
-    DmaRegion receive_buffers_{};
+    QueueBuffers receive_{};
     ReceiveHandler receive_handler_{nullptr};
     void* receive_context_{nullptr};
     bool receive_failed_{false};
 
     SpinLock transmit_lock_;  // the transmit queue and its buffers
-    DriverQueue transmit_queue_{};
-    DmaRegion transmit_buffers_{};
-    std::uint16_t free_transmit_count_{0};
-    std::array<std::uint16_t, kTransmitBuffers> free_transmit_{};
-    bool transmit_failed_{false};
+    TransmitBuffers<kTransmitBuffers> transmit_{};
     std::atomic<std::uint64_t> dropped_bytes_{0};
 };
 

@@ -34,13 +34,13 @@ Status VirtioNetUplink::start(const VirtioMmioSlot& slot) {
                        [](std::byte b) { return static_cast<std::uint8_t>(b); });
     }
     read_link_state();
-    for (std::uint16_t index = 0; index < receive_queue_.size(); ++index) {
-        if (const Status status = post_receive_buffer(index); !status) {
+    for (std::uint16_t index = 0; index < receive_.count(); ++index) {
+        if (const Status status = receive_.post_writable(index); !status) {
             device_.mark_failed();
             return status;
         }
     }
-    (void)receive_queue_.publish();
+    (void)receive_.queue().publish();
     device_.finish_init();
     device_.notify(kReceiveQueue);  // not before DRIVER_OK (virtio 1.2, 3.1.1)
     started_ = true;
@@ -54,38 +54,9 @@ Status VirtioNetUplink::start(const VirtioMmioSlot& slot) {
 }
 
 Status VirtioNetUplink::set_up_queues() {
-    if (const Status status = device_.setup_queue(kReceiveQueue, kReceiveBuffers, receive_queue_); !status)
+    if (const Status status = receive_.set_up(device_, kReceiveQueue, kReceiveBuffers, kBufferSize); !status)
         return status;
-    if (const Status status = device_.setup_queue(kTransmitQueue, kTransmitBuffers, transmit_queue_); !status)
-        return status;
-    const auto receive = allocate_dma(receive_queue_.size() * kBufferSize, device_.dma());
-    if (!receive) return receive.error();
-    const auto transmit = allocate_dma(transmit_queue_.size() * kBufferSize, device_.dma());
-    if (!transmit) return transmit.error();
-    receive_buffers_ = *receive;
-    transmit_buffers_ = *transmit;
-    // Sent buffers are taken back when the next frame goes out: no
-    // interrupt needed for them.
-    transmit_queue_.suppress_interrupts(true);
-    for (std::uint16_t index = 0; index < transmit_queue_.size(); ++index)
-        free_transmit_[free_transmit_count_++] = index;
-    return {};
-}
-
-std::byte* VirtioNetUplink::receive_buffer(std::uint16_t index) const {
-    return receive_buffers_.at(std::size_t{index} * kBufferSize);
-}
-
-std::byte* VirtioNetUplink::transmit_buffer(std::uint16_t index) const {
-    return transmit_buffers_.at(std::size_t{index} * kBufferSize);
-}
-
-Status VirtioNetUplink::post_receive_buffer(std::uint16_t index) {
-    // No line of the buffer stays cached: none can be written back over
-    // what the device puts there, or be read instead of it.
-    device_.dma().from_device(receive_buffer(index), kBufferSize);
-    const DmaBuffer buffer{receive_buffers_.device_address(std::size_t{index} * kBufferSize), kBufferSize, true};
-    return receive_queue_.add({&buffer, 1}, index);
+    return transmit_.set_up(device_, kTransmitQueue, kBufferSize);
 }
 
 void VirtioNetUplink::set_receive_handler(ReceiveHandler handler, void* context) {
@@ -109,7 +80,7 @@ void VirtioNetUplink::receive_all() {
     const LockGuard guard{receive_lock_};
     bool reposted = false;
     while (!receive_failed_) {
-        const auto used = receive_queue_.reap();
+        const auto used = receive_.queue().reap();
         if (!used) {
             log::error("board: uplink receive queue broken ({}); no more frames from the NIC", used.error().message);
             receive_failed_ = true;
@@ -118,8 +89,7 @@ void VirtioNetUplink::receive_all() {
         if (!used->has_value()) break;
         const auto index = static_cast<std::uint16_t>((*used)->token);
         const std::uint32_t length = (*used)->written;
-        std::byte* buffer = receive_buffer(index);
-        device_.dma().from_device(buffer, length);
+        std::byte* buffer = receive_.received(index, length);
         if (length < kHeaderSize + kMinFrameSize || length - kHeaderSize > kMaxFrameSize) {
             receive_errors_.add();
         } else if (receive_handler_ == nullptr) {
@@ -129,26 +99,18 @@ void VirtioNetUplink::receive_all() {
             received_bytes_.add(length - kHeaderSize);
             receive_handler_(receive_context_, {buffer + kHeaderSize, length - kHeaderSize});
         }
-        if (const Status status = post_receive_buffer(index); !status) {
+        if (const Status status = receive_.post_writable(index); !status) {
             log::error("board: uplink receive buffer lost ({})", status.error().message);
             continue;
         }
         reposted = true;
     }
-    if (reposted && receive_queue_.publish()) device_.notify(kReceiveQueue);
+    if (reposted && receive_.queue().publish()) device_.notify(kReceiveQueue);
 }
 
 void VirtioNetUplink::reclaim_sent() {
-    while (!transmit_failed_) {
-        const auto used = transmit_queue_.reap();
-        if (!used) {
-            log::error("board: uplink transmit queue broken ({}); no more frames to the NIC", used.error().message);
-            transmit_failed_ = true;
-            return;
-        }
-        if (!used->has_value()) return;
-        free_transmit_[free_transmit_count_++] = static_cast<std::uint16_t>((*used)->token);
-    }
+    if (const Status status = transmit_.reclaim(); !status)
+        log::error("board: uplink transmit queue broken ({}); no more frames to the NIC", status.error().message);
 }
 
 bool VirtioNetUplink::receive_frame(std::span<const std::byte> frame) {
@@ -158,24 +120,20 @@ bool VirtioNetUplink::receive_frame(std::span<const std::byte> frame) {
     }
     const LockGuard guard{transmit_lock_};
     if (started_) reclaim_sent();
-    if (!started_ || transmit_failed_ || free_transmit_count_ == 0) {
+    const auto index = started_ ? transmit_.take() : std::nullopt;
+    if (!index) {
         send_dropped_.add();
         return false;
     }
-    const std::uint16_t index = free_transmit_[--free_transmit_count_];
-    std::byte* buffer = transmit_buffer(index);
+    std::byte* buffer = transmit_.buffers().buffer(*index);
     std::fill_n(buffer, kHeaderSize, std::byte{0});  // no checksum or segmentation asked of the device
     std::copy(frame.begin(), frame.end(), buffer + kHeaderSize);
-    const std::size_t length = kHeaderSize + frame.size();
-    device_.dma().to_device(buffer, length);
-    const DmaBuffer chain{transmit_buffers_.device_address(std::size_t{index} * kBufferSize),
-                          static_cast<std::uint32_t>(length), false};
-    if (const Status status = transmit_queue_.add({&chain, 1}, index); !status) {
-        free_transmit_[free_transmit_count_++] = index;
+    if (const Status status = transmit_.buffers().post_readable(*index, kHeaderSize + frame.size()); !status) {
+        transmit_.put_back(*index);
         send_dropped_.add();
         return false;
     }
-    if (transmit_queue_.publish()) device_.notify(kTransmitQueue);
+    if (transmit_.buffers().queue().publish()) device_.notify(kTransmitQueue);
     sent_frames_.add();
     sent_bytes_.add(frame.size());
     return true;

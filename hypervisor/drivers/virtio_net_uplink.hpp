@@ -26,6 +26,7 @@
 #include "core/platform.hpp"
 #include "core/result.hpp"
 #include "core/spinlock.hpp"
+#include "drivers/queue_buffers.hpp"
 #include "drivers/virtio_mmio_driver.hpp"
 #include "virtual_devices/network_port.hpp"
 
@@ -97,12 +98,9 @@ private:
     };
 
     [[nodiscard]] Status set_up_queues();
-    [[nodiscard]] Status post_receive_buffer(std::uint16_t index);
     void receive_all();
     void reclaim_sent();
     void read_link_state();
-    [[nodiscard]] std::byte* receive_buffer(std::uint16_t index) const;
-    [[nodiscard]] std::byte* transmit_buffer(std::uint16_t index) const;
 
     VirtioMmioDevice device_{};
     MacAddress mac_{};
@@ -110,18 +108,13 @@ private:
     bool started_{false};
 
     SpinLock receive_lock_;  // the receive queue, its buffers and the handler
-    DriverQueue receive_queue_{};
-    DmaRegion receive_buffers_{};
+    QueueBuffers receive_{};
     ReceiveHandler receive_handler_{nullptr};
     void* receive_context_{nullptr};
     bool receive_failed_{false};
 
     SpinLock transmit_lock_;  // the transmit queue and its buffers
-    DriverQueue transmit_queue_{};
-    DmaRegion transmit_buffers_{};
-    std::uint16_t free_transmit_count_{0};
-    std::array<std::uint16_t, kTransmitBuffers> free_transmit_{};  // a stack of buffer indices
-    bool transmit_failed_{false};
+    TransmitBuffers<kTransmitBuffers> transmit_{};
 
     Counter received_frames_;
     Counter received_bytes_;
