@@ -25,5 +25,12 @@ PerCpu& per_cpu(std::uint32_t index);
 // The record of the CPU executing the caller (arch-specific lookup).
 PerCpu& this_cpu();
 std::uint32_t online_cpu_count();
+// Bit n set: logical CPU n is online.
+inline std::uint64_t online_cpu_mask() {
+    std::uint64_t mask = 0;
+    for (std::uint32_t cpu = 0; cpu < kMaxCpus; ++cpu)
+        if (per_cpu(cpu).online) mask |= std::uint64_t{1} << cpu;
+    return mask;
+}
 
 }  // namespace lamina

@@ -45,14 +45,6 @@ Vm* free_slot() {
     return nullptr;
 }
 
-// Bit n set: logical CPU n is online (a VM pinned elsewhere would never run).
-std::uint64_t online_cpu_mask() {
-    std::uint64_t mask = 0;
-    for (std::uint32_t cpu = 0; cpu < kMaxCpus; ++cpu)
-        if (per_cpu(cpu).online) mask |= std::uint64_t{1} << cpu;
-    return mask;
-}
-
 Status validate(const VmImageSpec& spec) {
     if (find_by_name(spec.name) != nullptr) return Error{"a VM with this name already exists"};
     if (spec.vcpu_count == 0) return Error{"a VM needs at least one vCPU"};
@@ -61,6 +53,7 @@ Status validate(const VmImageSpec& spec) {
         return Error{"memory must be a non-zero multiple of 2 MiB"};
     if (spec.memory_bytes / kPageSize > frame_allocator().free_frames())
         return Error{"not enough free memory for the VM"};
+    // A VM pinned only to CPUs that are not online would never run.
     if (spec.pinned_cpu_mask != 0 && (spec.pinned_cpu_mask & online_cpu_mask()) == 0)
         return Error{"pinned to CPUs the board does not have online"};
     return {};

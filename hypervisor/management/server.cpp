@@ -222,12 +222,6 @@ Outcome reply_with_vm(Reply& reply, std::string_view name, std::optional<std::ui
     return std::nullopt;
 }
 
-std::uint64_t online_cpu_mask() {
-    std::uint64_t mask = 0;
-    for (std::uint32_t cpu = 0; cpu < online_cpu_count(); ++cpu) mask |= std::uint64_t{1} << cpu;
-    return mask;
-}
-
 Outcome check_scheduling(const SchedulingChange& change, std::uint32_t vcpus) {
     if (change.pinned_cpu_mask && *change.pinned_cpu_mask != 0 && (*change.pinned_cpu_mask & ~online_cpu_mask()) != 0)
         return RequestError{code::kInvalidArgument, "pinned_cpus names a CPU that is not online"};
@@ -280,8 +274,7 @@ Outcome start_vm(const Request& request, Reply& reply) {
         }
     }
     if (started_now) return reply_with_vm(reply, request.vm);
-    Request create = request;  // no VM by that name: boot its template
-    return create_vm(create, reply, true);
+    return create_vm(request, reply, true);  // no VM by that name: boot its template
 }
 
 Outcome pause_or_resume(const Request& request, Reply& reply) {
