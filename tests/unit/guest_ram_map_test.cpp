@@ -48,7 +48,7 @@ TEST_F(GuestRamMapTest, ContiguousRunsFollowAdjacentHostChunks) {
     EXPECT_EQ(map_.contiguous_bytes(kRamBase + kChunk, 8), 0u);
 }
 
-TEST_F(GuestRamMapTest, AChunkIsFullyBallooonedOnlyWithAllItsPages) {
+TEST_F(GuestRamMapTest, AChunkIsFullyBalloonedOnlyWithAllItsPages) {
     const GuestPhysAddr chunk = kRamBase + kChunk;
     for (std::uint64_t page = 0; page + 1 < GuestRamMap::kPagesPerChunk; ++page)
         ASSERT_TRUE(map_.add_to_balloon(chunk + page * kPageSize));
