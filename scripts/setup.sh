@@ -19,7 +19,7 @@ PACKAGES=(
   g++-aarch64-linux-gnu binutils-aarch64-linux-gnu
   qemu-system-arm device-tree-compiler gdb-multiarch
   libgtest-dev libgmock-dev nlohmann-json3-dev libcli11-dev libfmt-dev
-  libcpp-httplib-dev pkg-config
+  libcpp-httplib-dev libasio-dev pkg-config
   python3 python3-prometheus-client cpio
   clang libclang-rt-14-dev
 )

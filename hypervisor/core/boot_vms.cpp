@@ -89,6 +89,14 @@ std::optional<VmImageSpec> find_template(std::string_view name) {
     return std::nullopt;
 }
 
+std::uint32_t network_count() { return g_bundle.network_count(); }
+
+std::string_view network_name(std::uint32_t index) { return g_bundle.network_name(index); }
+
+std::uint32_t service_count() { return g_bundle.service_count(); }
+
+Result<ServiceSpec> service_at(std::uint32_t index) { return g_bundle.service(index); }
+
 }  // namespace boot_bundle
 
 }  // namespace lamina

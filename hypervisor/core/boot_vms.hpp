@@ -21,6 +21,12 @@ namespace boot_bundle {
 // Names of all its VM records, for listing.
 [[nodiscard]] std::uint32_t template_count();
 [[nodiscard]] std::optional<VmImageSpec> template_at(std::uint32_t index);
+// Its switch networks, by index.
+[[nodiscard]] std::uint32_t network_count();
+[[nodiscard]] std::string_view network_name(std::uint32_t index);
+// Its services (docs/services.md).
+[[nodiscard]] std::uint32_t service_count();
+[[nodiscard]] Result<ServiceSpec> service_at(std::uint32_t index);
 }  // namespace boot_bundle
 
 }  // namespace lamina

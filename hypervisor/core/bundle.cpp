@@ -42,6 +42,7 @@ struct Header final {
     std::uint32_t network_count{0};
     std::uint32_t device_count{0};
     std::uint32_t uplink_network{0};  // 0 = none, else 1 + network index
+    std::uint32_t service_count{0};
 };
 
 [[nodiscard]] Header read_header(ByteSpan bytes) {
@@ -56,6 +57,7 @@ struct Header final {
         .network_count = field<std::uint32_t>(bytes, wire::header::kNetworkCount),
         .device_count = field<std::uint32_t>(bytes, wire::header::kDeviceCount),
         .uplink_network = field<std::uint32_t>(bytes, wire::header::kUplinkNetwork),
+        .service_count = field<std::uint32_t>(bytes, wire::header::kServiceCount),
     };
 }
 
@@ -73,6 +75,7 @@ struct Header final {
     if (header.vm_count > wire::kMaxVmCount) return Error{"boot bundle vm_count exceeds 64"};
     if (header.network_count > wire::kMaxNetworkCount) return Error{"boot bundle network_count exceeds 16"};
     if (header.device_count > wire::kMaxDeviceCount) return Error{"boot bundle device_count exceeds 256"};
+    if (header.service_count > wire::kMaxServiceCount) return Error{"boot bundle service_count exceeds 4"};
     // 0 is "no uplink"; 1..network_count name a network.
     if (header.uplink_network > header.network_count)
         return Error{"boot bundle uplink_network names a network past network_count"};
@@ -98,6 +101,10 @@ struct Header final {
     const std::uint64_t device_table_size = std::uint64_t{header.device_count} * wire::kDeviceRecordSize;
     if (device_table_size > header.total_size - device_table_offset)
         return Error{"boot bundle device table extends past total_size"};
+    const std::uint64_t service_table_offset = device_table_offset + device_table_size;
+    const std::uint64_t service_table_size = std::uint64_t{header.service_count} * wire::kServiceRecordSize;
+    if (service_table_size > header.total_size - service_table_offset)
+        return Error{"boot bundle service table extends past total_size"};
     return {};
 }
 
@@ -132,7 +139,7 @@ constexpr PayloadField kCmdlineField{
     .stray_offset = Error{"cmdline_size is zero but cmdline_offset is not"},
 };
 
-// A payload must sit after the device table (it may not alias metadata) and end
+// A payload must sit after the service table (it may not alias metadata) and end
 // within total_size. Payloads may overlap each other: VMs can share a kernel.
 // An absent payload (size 0) must have offset 0 too, so stray values stand out.
 [[nodiscard]] Result<ByteSpan> payload(ByteSpan bundle, std::uint64_t payload_area_start, ByteSpan record,
@@ -170,6 +177,12 @@ constexpr NameErrors kVmNameErrors{
     .empty = Error{"VM name is empty"},
     .bad_characters = Error{"VM name has characters outside [A-Za-z0-9._-]"},
 };
+constexpr NameErrors kServiceNameErrors{
+    .unterminated = Error{"service name is not NUL-terminated (longer than 15 characters)"},
+    .bytes_after_nul = Error{"service name has bytes after its NUL terminator"},
+    .empty = Error{"service name is empty"},
+    .bad_characters = Error{"service name has characters outside [A-Za-z0-9._-]"},
+};
 constexpr NameErrors kNetworkNameErrors{
     .unterminated = Error{"boot bundle network name is not NUL-terminated (longer than 15 characters)"},
     .bytes_after_nul = Error{"boot bundle network name has bytes after its NUL terminator"},
@@ -206,8 +219,8 @@ constexpr NameErrors kNetworkNameErrors{
 }
 
 [[nodiscard]] Status check_reserved_fields(ByteSpan record) {
-    if ((field<std::uint32_t>(record, wire::record::kFlags) & ~wire::kVmFlagTemplateOnly) != 0)
-        return Error{"VM flags have bits other than template-only set"};
+    if ((field<std::uint32_t>(record, wire::record::kFlags) & ~wire::kVmFlagsKnown) != 0)
+        return Error{"VM flags have bits other than template-only and best-effort set"};
     if (!all_zero(record.subspan(wire::record::kReserved, wire::record::kReservedSize)))
         return Error{"VM record reserved bytes are not zero"};
     return {};
@@ -397,17 +410,68 @@ private:
     std::uint32_t network_count_;
 };
 
+// ---------------------------------------------------------------- services
+
+// The settings of a service record that need nothing but the record itself.
+[[nodiscard]] Status check_service_settings(const ServiceSpec& service) {
+    namespace limit = wire::service_limits;
+    if (service.port == 0) return Error{"service port is 0"};
+    if (service.replica_prefix < limit::kMinReplicaPrefix || service.replica_prefix > limit::kMaxReplicaPrefix)
+        return Error{"service replica prefix is not 1-32"};
+    if (service.percentile < limit::kMinPercentile || service.percentile > limit::kMaxPercentile)
+        return Error{"service objective percentile is not 50-99"};
+    if (service.objective_us < limit::kMinObjectiveUs || service.objective_us > limit::kMaxObjectiveUs)
+        return Error{"service objective latency is not 1 ms - 60 s"};
+    if (service.window_s < limit::kMinWindowS || service.window_s > limit::kMaxWindowS)
+        return Error{"service objective window is not 1-15 s"};
+    if (service.max_replicas < limit::kMinMaxReplicas || service.max_replicas > limit::kMaxReplicas)
+        return Error{"service max_replicas is not 1-8"};
+    if (service.min_replicas > service.max_replicas) return Error{"service min_replicas exceeds max_replicas"};
+    if (service.scale_up_window_ms < limit::kMinScaleUpWindowMs ||
+        service.scale_up_window_ms > limit::kMaxScaleUpWindowMs)
+        return Error{"service scale-up window is not 1-60 s"};
+    if (service.scale_down_window_ms < limit::kMinScaleDownWindowMs ||
+        service.scale_down_window_ms > limit::kMaxScaleDownWindowMs)
+        return Error{"service scale-down window is not 1-600 s"};
+    if (service.drain_grace_ms < limit::kMinDrainGraceMs || service.drain_grace_ms > limit::kMaxDrainGraceMs)
+        return Error{"service drain grace is not 1-600 s"};
+    return {};
+}
+
+// Replica n gets first_replica_address + n - 1. Neither they nor the service
+// address may be the network or broadcast address of the replicas' prefix
+// (a /31 or /32 has neither), the replicas must stay inside the prefix, and
+// the service address is not a replica's.
+[[nodiscard]] Status check_service_addresses(const ServiceSpec& service) {
+    // 64-bit arithmetic, so the last replica of a range at 255.255.255.255 cannot wrap.
+    const std::uint64_t host_mask = (std::uint64_t{1} << (32u - service.replica_prefix)) - 1;  // prefix 1..32
+    const std::uint64_t first = service.first_replica_address;
+    const std::uint64_t network = first & ~host_mask;
+    const std::uint64_t broadcast = network | host_mask;
+    const std::uint64_t last = first + service.max_replicas - 1;  // max_replicas >= 1 was checked
+    const bool has_network_and_broadcast = service.replica_prefix <= 30;
+    if (has_network_and_broadcast && (first == network || last >= broadcast))
+        return Error{"service replica addresses include the network or broadcast address of their prefix"};
+    if (last > broadcast) return Error{"service replica addresses run past the end of their prefix"};
+    if (has_network_and_broadcast && (service.address == network || service.address == broadcast))
+        return Error{"service address is the network or broadcast address of the replica prefix"};
+    if (service.address >= first && service.address <= last)
+        return Error{"service address is one of the replica addresses"};
+    return {};
+}
+
 }  // namespace
 
 std::optional<std::uint32_t> bundle_format::metadata_crc32(ByteSpan bundle) {
     if (bundle.size() < kHeaderSize) return std::nullopt;
     const auto table_offset = field<std::uint64_t>(bundle, header::kVmTableOffset);
     // The counts are unchecked here: widen before multiplying so nothing can
-    // wrap (the sum stays below 2^40).
+    // wrap (the sum stays below 2^41).
     const std::uint64_t table_size =
         std::uint64_t{field<std::uint32_t>(bundle, header::kVmCount)} * kVmRecordSize +
         std::uint64_t{field<std::uint32_t>(bundle, header::kNetworkCount)} * kNetworkRecordSize +
-        std::uint64_t{field<std::uint32_t>(bundle, header::kDeviceCount)} * kDeviceRecordSize;
+        std::uint64_t{field<std::uint32_t>(bundle, header::kDeviceCount)} * kDeviceRecordSize +
+        std::uint64_t{field<std::uint32_t>(bundle, header::kServiceCount)} * kServiceRecordSize;
     if (table_offset > bundle.size() || table_size > bundle.size() - table_offset) return std::nullopt;
 
     Crc32 crc{};
@@ -436,7 +500,8 @@ Result<BootBundle> BootBundle::parse(ByteSpan bytes) {
                             Tables{.vm_table_offset = header.vm_table_offset,
                                    .vm_count = header.vm_count,
                                    .network_count = header.network_count,
-                                   .device_count = header.device_count},
+                                   .device_count = header.device_count,
+                                   .service_count = header.service_count},
                             uplink};
     if (const Status networks = check_network_table(parsed.network_table()); !networks) return networks.error();
     if (const Status owners = check_device_owners(parsed.device_table(), header.vm_count); !owners)
@@ -468,6 +533,7 @@ Result<VmImageSpec> BootBundle::vm(std::uint32_t index) const {
     if (!cmdline) return cmdline.error();
 
     const auto stored_weight = field<std::uint32_t>(record, wire::record::kWeight);
+    const auto flags = field<std::uint32_t>(record, wire::record::kFlags);
     VmImageSpec spec{
         .name = *name,
         .memory_bytes = field<std::uint64_t>(record, wire::record::kMemoryBytes),
@@ -478,11 +544,62 @@ Result<VmImageSpec> BootBundle::vm(std::uint32_t index) const {
         .kernel = *kernel,
         .initrd = *initrd,
         .cmdline = *cmdline,
-        .start_at_boot = (field<std::uint32_t>(record, wire::record::kFlags) & wire::kVmFlagTemplateOnly) == 0,
+        .start_at_boot = (flags & wire::kVmFlagTemplateOnly) == 0,
+        .best_effort = (flags & wire::kVmFlagBestEffort) != 0,
     };
     if (const Status devices = DeviceCollector{device_table(), network_count_}.collect(index, spec); !devices)
         return devices.error();
     return spec;
+}
+
+Result<ServiceSpec> BootBundle::service(std::uint32_t index) const {
+    namespace field_at = wire::service_record;
+    if (index >= service_count_) return Error{"service index is out of range"};
+    const ByteSpan table = service_table();
+    const ByteSpan record = table_record(table, index, wire::kServiceRecordSize);
+
+    const auto name = decode_padded_name(record.subspan(field_at::kName, wire::kServiceNameFieldSize),
+                                         kServiceNameErrors);
+    if (!name) return name.error();
+    // Services are named on the console and in the management API: the later of two is refused.
+    for (std::uint32_t earlier = 0; earlier < index; ++earlier) {
+        const ByteSpan other = table_record(table, earlier, wire::kServiceRecordSize);
+        if (padded_text(other.first(wire::kServiceNameFieldSize)) == *name)
+            return Error{"service name repeats an earlier service's name"};
+    }
+    if (!all_zero(record.subspan(field_at::kReserved, field_at::kReservedSize)))
+        return Error{"service record reserved bytes are not zero"};
+
+    const ServiceSpec service{
+        .name = *name,
+        .template_vm = field<std::uint32_t>(record, field_at::kTemplateVm),
+        .network = field<std::uint32_t>(record, field_at::kNetwork),
+        .address = field<std::uint32_t>(record, field_at::kAddress),
+        .port = field<std::uint16_t>(record, field_at::kPort),
+        .first_replica_address = field<std::uint32_t>(record, field_at::kFirstReplicaAddress),
+        .replica_prefix = field<std::uint8_t>(record, field_at::kReplicaPrefix),
+        .percentile = field<std::uint8_t>(record, field_at::kPercentile),
+        .objective_us = field<std::uint32_t>(record, field_at::kObjectiveUs),
+        .window_s = field<std::uint16_t>(record, field_at::kWindowS),
+        .min_replicas = field<std::uint8_t>(record, field_at::kMinReplicas),
+        .max_replicas = field<std::uint8_t>(record, field_at::kMaxReplicas),
+        .scale_up_window_ms = field<std::uint32_t>(record, field_at::kScaleUpWindowMs),
+        .scale_down_window_ms = field<std::uint32_t>(record, field_at::kScaleDownWindowMs),
+        .drain_grace_ms = field<std::uint32_t>(record, field_at::kDrainGraceMs),
+    };
+    if (service.template_vm >= vm_count_) return Error{"service template VM index is not below vm_count"};
+    if (service.network >= network_count_) return Error{"service network index is not below network_count"};
+    if (const Status settings = check_service_settings(service); !settings) return settings.error();
+    if (const Status addresses = check_service_addresses(service); !addresses) return addresses.error();
+
+    // Replicas are built from the template: it must be valid itself, and its
+    // one NIC is the replica's address on the service's network.
+    const auto template_vm = vm(service.template_vm);
+    if (!template_vm) return Error{"service template VM is invalid"};
+    if (template_vm->nic_count != 1) return Error{"service template VM does not have exactly one NIC"};
+    if (template_vm->nics[0].network != service.network)
+        return Error{"service template VM's NIC is not on the service's network"};
+    return service;
 }
 
 ByteSpan BootBundle::record_bytes(std::uint32_t index) const {
@@ -491,7 +608,7 @@ ByteSpan BootBundle::record_bytes(std::uint32_t index) const {
 }
 
 ByteSpan BootBundle::network_table() const {
-    // parse() proved all three tables lie inside bundle_, one after the other.
+    // parse() proved all four tables lie inside bundle_, one after the other.
     return bundle_.subspan(vm_table_offset_ + std::size_t{vm_count_} * wire::kVmRecordSize,
                            std::size_t{network_count_} * wire::kNetworkRecordSize);
 }
@@ -502,9 +619,15 @@ ByteSpan BootBundle::device_table() const {
                            std::size_t{device_count_} * wire::kDeviceRecordSize);
 }
 
-std::uint64_t BootBundle::payload_area_start() const {
+ByteSpan BootBundle::service_table() const {
     const ByteSpan devices = device_table();
-    return static_cast<std::uint64_t>(devices.data() + devices.size() - bundle_.data());
+    return bundle_.subspan(static_cast<std::size_t>(devices.data() + devices.size() - bundle_.data()),
+                           std::size_t{service_count_} * wire::kServiceRecordSize);
+}
+
+std::uint64_t BootBundle::payload_area_start() const {
+    const ByteSpan services = service_table();
+    return static_cast<std::uint64_t>(services.data() + services.size() - bundle_.data());
 }
 
 // Names identify VMs on the console; two VMs with one name would be ambiguous,

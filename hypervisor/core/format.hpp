@@ -17,6 +17,11 @@ struct Hex final {
     std::uint64_t value;
 };
 
+// A number in thousandths, printed with three decimals: 12345 -> "12.345".
+struct Thousandths final {
+    std::uint64_t value{0};
+};
+
 // A fixed-capacity text buffer that formatting appends to.
 class FormatBuffer final {
 public:
@@ -52,6 +57,13 @@ void append_value(FormatBuffer& out, const T& value) {
         out.append_unsigned(value, 10);
     } else if constexpr (std::is_enum_v<T>) {
         out.append_unsigned(static_cast<std::uint64_t>(value), 10);
+    } else if constexpr (std::is_same_v<T, Thousandths>) {
+        out.append_unsigned(value.value / 1000, 10);
+        out.append('.');
+        const std::uint64_t fraction = value.value % 1000;
+        if (fraction < 100) out.append('0');
+        if (fraction < 10) out.append('0');
+        out.append_unsigned(fraction, 10);
     } else if constexpr (std::is_same_v<T, Hex>) {
         out.append("0x");
         out.append_unsigned(value.value, 16);

@@ -574,6 +574,17 @@ void JsonWriter::value(bool flag) {
     end_value();
 }
 
+void JsonWriter::value(Thousandths number) {
+    if (!begin_value()) return;
+    put_unsigned(number.value / 1000);
+    put('.');
+    const std::uint64_t fraction = number.value % 1000;
+    if (fraction < 100) put('0');
+    if (fraction < 10) put('0');
+    put_unsigned(fraction);
+    end_value();
+}
+
 void JsonWriter::null() {
     if (!begin_value()) return;
     put("null");

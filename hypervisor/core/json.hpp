@@ -29,6 +29,8 @@
 #include <string_view>
 #include <type_traits>
 
+#include "core/format.hpp"
+
 namespace lamina::json {
 
 // Containers nested deeper than this are refused (the outermost one is 1).
@@ -243,6 +245,7 @@ public:
     void value(std::int64_t number);
     void value(std::uint64_t number);
     void value(bool flag);
+    void value(Thousandths number);  // a decimal with three places
     // Other integer types, without an ambiguous conversion.
     template <std::integral T>
         requires(!std::same_as<T, bool> && !std::same_as<T, char>)

@@ -49,6 +49,12 @@ constexpr std::uint64_t kSlicesPerCapPeriod = 10;
 std::array<bool, kMaxCpus> g_cpu_idle{};
 std::array<std::uint64_t, kMaxCpus> g_slice_end{};  // when the running vCPU's slice ends
 
+// Housekeeping on the boot CPU (set_periodic_work); only that CPU reads these.
+constexpr std::uint32_t kHousekeepingCpu = 0;
+void (*g_periodic_work)() = nullptr;
+std::uint64_t g_periodic_ticks = 0;
+std::uint64_t g_periodic_due = ~std::uint64_t{0};
+
 Vcpu& owner_of(SchedulingEntity& entity) { return *static_cast<Vcpu*>(entity.owner); }
 
 void account(Vcpu& vcpu, VcpuRunState next, std::uint64_t now) {
@@ -116,6 +122,7 @@ std::uint64_t timer_wake_deadline(const Vcpu& vcpu) {
 // slice or cap budget, a waiting vCPU's deadline, a throttled VM's refill.
 void arm_timer(std::uint64_t now, Vcpu* running) {
     std::uint64_t deadline = std::min(earliest_wake_deadline(), g_run_queue.next_cap_refill(now));
+    if (this_cpu().index == kHousekeepingCpu) deadline = std::min(deadline, g_periodic_due);
     if (running != nullptr) {
         deadline = std::min(deadline, g_slice_end[this_cpu().index]);
         // An emulated timer already due has raised its interrupt: no need to wake for it.
@@ -202,6 +209,15 @@ bool all_vcpus_waiting(const Vm& vm) {
     run_this_cpu();
 }
 
+// Outside the scheduler lock: the work may create or destroy VMs.
+void run_periodic_work_if_due() {
+    if (this_cpu().index != kHousekeepingCpu || g_periodic_work == nullptr) return;
+    const std::uint64_t now = arch::counter_now();
+    if (now < g_periodic_due) return;
+    g_periodic_due = now + g_periodic_ticks;
+    g_periodic_work();
+}
+
 Vcpu* pick_next(PerCpu& cpu, std::uint64_t now) {
     const LockGuard guard{g_lock};
     wake_expired(now);
@@ -231,6 +247,7 @@ void init(std::uint64_t timeslice_ticks) {
 void run_this_cpu() {
     PerCpu& cpu = this_cpu();
     for (;;) {
+        run_periodic_work_if_due();
         Vcpu* next = pick_next(cpu, arch::counter_now());
         if (next != nullptr) {
             stolen_time::publish(*next);
@@ -274,7 +291,10 @@ void leave_stopped(Vcpu& vcpu) { leave(vcpu, Disposition::stopped); }
 
 void after_interrupts(Vcpu& vcpu, bool timer_fired) {
     // Before the scheduler lock: raising an interrupt may kick other vCPUs.
-    if (timer_fired) arch::update_emulated_timers(vcpu);
+    if (timer_fired) {
+        arch::update_emulated_timers(vcpu);
+        run_periodic_work_if_due();
+    }
     bool preempt = false;
     {
         const LockGuard guard{g_lock};
@@ -419,6 +439,12 @@ void set_vm_scheduling(Vm& vm, std::uint32_t weight, std::uint32_t cap_percent, 
         if (vcpu.run_state == VcpuRunState::running && vcpu.cpu && ((allowed_cpus >> *vcpu.cpu) & 1) == 0)
             evict_running(vcpu);
     }
+}
+
+void set_periodic_work(void (*work)(), std::uint64_t period_ns) {
+    g_periodic_ticks = std::max<std::uint64_t>(1, arch::counter_frequency() * period_ns / 1'000'000'000);
+    g_periodic_due = arch::counter_now() + g_periodic_ticks;
+    g_periodic_work = work;
 }
 
 }  // namespace lamina::scheduler

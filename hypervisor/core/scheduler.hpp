@@ -53,5 +53,9 @@ void stop_vm(Vm& vm, AfterStop after_stop);
 // New weight, cap and CPUs for every vCPU of `vm`, effective at once (a
 // vCPU on a CPU it may no longer use leaves it).
 void set_vm_scheduling(Vm& vm, std::uint32_t weight, std::uint32_t cap_percent, std::uint64_t allowed_cpus);
+// Runs `work` every `period_ns` on the boot CPU, from its scheduler timer,
+// outside the scheduler lock, with interrupts masked (like a management
+// request): Lamina's own housekeeping, such as the autoscaler.
+void set_periodic_work(void (*work)(), std::uint64_t period_ns);
 
 }  // namespace lamina::scheduler

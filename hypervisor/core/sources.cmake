@@ -9,6 +9,8 @@ set(LAMINA_CORE_SOURCES
     ${LAMINA_CORE_DIR}/bundle.cpp
     ${LAMINA_CORE_DIR}/frame_allocator.cpp
     ${LAMINA_CORE_DIR}/fair_share.cpp
+    ${LAMINA_CORE_DIR}/latency_histogram.cpp
+    ${LAMINA_CORE_DIR}/scaling_policy.cpp
     ${LAMINA_CORE_DIR}/guest_boot.cpp
     ${LAMINA_CORE_DIR}/guest_device_tree.cpp
     ${LAMINA_CORE_DIR}/boot_options.cpp
@@ -19,6 +21,8 @@ set(LAMINA_CORE_SOURCES
     ${LAMINA_CORE_DIR}/../virtual_devices/virtio_mmio.cpp
     ${LAMINA_CORE_DIR}/../virtual_devices/virtio_console.cpp
     ${LAMINA_CORE_DIR}/../virtual_devices/virtual_switch.cpp
+    ${LAMINA_CORE_DIR}/../virtual_devices/service_balancer.cpp
+    ${LAMINA_CORE_DIR}/../virtual_devices/packet.cpp
     ${LAMINA_CORE_DIR}/../virtual_devices/virtio_net.cpp
     ${LAMINA_CORE_DIR}/../virtual_devices/virtio_block.cpp
     ${LAMINA_CORE_DIR}/../virtual_devices/virtio_input.cpp

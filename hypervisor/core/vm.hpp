@@ -118,6 +118,7 @@ public:
     AfterStop after_stop{AfterStop::destroy};
     bool started{false};  // its boot vCPU was powered on (else: created, waiting for start)
     std::uint64_t created_at{0};  // physical counter value
+    std::string_view service{};   // the service it is a replica of (management/services.cpp), if any
     VmImageSpec spec{};  // points into the boot bundle, which stays in memory
     GuestPhysRange ram{};
     GuestPhysAddr boot_entry{};        // where vCPU 0 starts

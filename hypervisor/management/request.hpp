@@ -19,6 +19,7 @@ inline constexpr std::size_t kMaxRequestLine = 4096;
 enum class Operation : std::uint8_t {
     hello, list, board, create, start, pause, resume, shutdown, destroy, set, balloon, stats,
     console_attach, console_input, console_detach,
+    services, service_create, service_set, service_destroy, scaling_log,
 };
 
 // The protocol's error codes.
@@ -33,6 +34,7 @@ inline constexpr const char* kInvalidArgument = "invalid_argument";
 inline constexpr const char* kNoResources = "no_resources";
 inline constexpr const char* kWrongState = "wrong_state";
 inline constexpr const char* kNoDevice = "no_device";
+inline constexpr const char* kUnknownService = "unknown_service";
 }  // namespace code
 
 struct RequestError final {
@@ -47,6 +49,31 @@ struct SchedulingChange final {
     std::optional<std::uint64_t> pinned_cpu_mask{};  // 0 = any CPU
 };
 
+// A service's latency objective (docs/services.md).
+struct ServiceObjective final {
+    std::uint32_t percentile{0};
+    std::uint64_t latency_ms{0};
+    std::uint32_t window_s{0};
+};
+
+// Arguments of the service operations; absent = keep (set) or default (create).
+struct ServiceFields final {
+    std::string_view name{};
+    std::string_view template_name{};
+    std::string_view network{};
+    std::uint32_t address{0};  // IPv4, host order
+    std::uint16_t port{0};
+    std::uint32_t first_replica_address{0};
+    std::uint8_t replica_prefix{0};
+    std::optional<ServiceObjective> objective{};
+    std::optional<std::uint32_t> min_replicas{};
+    std::optional<std::uint32_t> max_replicas{};
+    std::optional<std::uint32_t> scale_up_window_s{};
+    std::optional<std::uint32_t> scale_down_window_s{};
+    std::optional<std::uint32_t> drain_grace_s{};
+    std::optional<std::uint64_t> since{};  // scaling_log
+};
+
 struct Request final {
     std::optional<std::int64_t> id{};
     Operation operation{Operation::hello};
@@ -59,6 +86,8 @@ struct Request final {
     bool start{true};                  // create
     std::uint64_t target_mib{0};       // balloon
     std::string_view data{};           // console_input
+    std::optional<bool> best_effort{};  // create, set
+    ServiceFields service{};           // service operations
 };
 
 // The outcome: a request, or why not (with the id, when one could be read,

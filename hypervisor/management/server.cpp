@@ -14,6 +14,7 @@
 #include "core/stolen_time.hpp"
 #include "core/vm_manager.hpp"
 #include "management/request.hpp"
+#include "management/services.hpp"
 #include "management/vm_report.hpp"
 
 namespace lamina::management {
@@ -245,6 +246,7 @@ Outcome build_spec(const Request& request, VmImageSpec& spec) {
     if (request.scheduling.weight) spec.weight = *request.scheduling.weight;
     if (request.scheduling.cap_percent) spec.cap_percent = *request.scheduling.cap_percent;
     if (request.scheduling.pinned_cpu_mask) spec.pinned_cpu_mask = *request.scheduling.pinned_cpu_mask;
+    if (request.best_effort) spec.best_effort = *request.best_effort;
     return check_scheduling(request.scheduling, spec.vcpu_count);
 }
 
@@ -339,6 +341,7 @@ Outcome set_scheduling(const Request& request, Reply& reply) {
         if (change.weight) vm->spec.weight = *change.weight;
         if (change.cap_percent) vm->spec.cap_percent = *change.cap_percent;
         if (change.pinned_cpu_mask) vm->spec.pinned_cpu_mask = *change.pinned_cpu_mask;
+        if (request.best_effort) vm->spec.best_effort = *request.best_effort;
         const std::uint64_t allowed = vm->spec.pinned_cpu_mask == 0 ? ~std::uint64_t{0} : vm->spec.pinned_cpu_mask;
         scheduler::set_vm_scheduling(*vm, vm->spec.weight, vm->spec.cap_percent, allowed);
     }
@@ -377,8 +380,78 @@ Outcome stats(const Request& request, Reply& reply) {
         }
     }
     reply.out.end_array();
+    reply.out.key("services");
+    services::write_services(reply.out);
     reply.end_result();
     if (!found) return unknown_vm();
+    return std::nullopt;
+}
+
+// ------------------------------------------------------------------ services
+
+Outcome refused(services::Refusal refusal) { return RequestError{refusal.code, refusal.message}; }
+
+Outcome reply_with_service(Reply& reply, std::string_view name) {
+    reply.begin_result();
+    reply.out.key("service");
+    if (!services::write_service(reply.out, name)) reply.out.null();
+    reply.end_result();
+    return std::nullopt;
+}
+
+Outcome list_services(Reply& reply) {
+    reply.begin_result();
+    reply.out.key("services");
+    services::write_services(reply.out);
+    reply.end_result();
+    return std::nullopt;
+}
+
+Outcome create_service(const Request& request, Reply& reply) {
+    constexpr std::uint64_t kSecond = 1'000'000'000;
+    const ServiceFields& fields = request.service;
+    const ScalingSettings defaults{};
+    services::ServiceConfig config{};
+    config.name = fields.name;
+    config.template_name = fields.template_name;
+    config.network_name = fields.network;
+    config.address = fields.address;
+    config.port = fields.port;
+    config.first_replica_address = fields.first_replica_address;
+    config.replica_prefix = fields.replica_prefix;
+    config.scaling.percentile = fields.objective->percentile;
+    config.scaling.objective_ns = fields.objective->latency_ms * 1'000'000;
+    config.scaling.window_ns = fields.objective->window_s * kSecond;
+    config.scaling.min_replicas = *fields.min_replicas;
+    config.scaling.max_replicas = *fields.max_replicas;
+    config.scaling.scale_up_window_ns =
+        fields.scale_up_window_s ? *fields.scale_up_window_s * kSecond : defaults.scale_up_window_ns;
+    config.scaling.scale_down_window_ns =
+        fields.scale_down_window_s ? *fields.scale_down_window_s * kSecond : defaults.scale_down_window_ns;
+    config.drain_grace_ns = (fields.drain_grace_s ? *fields.drain_grace_s : 10) * kSecond;
+    if (const services::Refusal refusal = services::create(config)) return refused(refusal);
+    return reply_with_service(reply, fields.name);
+}
+
+Outcome set_service(const Request& request, Reply& reply) {
+    if (const services::Refusal refusal = services::update(request.service)) return refused(refusal);
+    return reply_with_service(reply, request.service.name);
+}
+
+Outcome destroy_service(const Request& request, Reply& reply) {
+    if (const services::Refusal refusal = services::destroy(request.service.name)) return refused(refusal);
+    reply.begin_result();
+    reply.end_result();
+    return std::nullopt;
+}
+
+Outcome scaling_log(const Request& request, Reply& reply) {
+    if (!request.service.name.empty() && !services::exists(request.service.name))
+        return RequestError{code::kUnknownService, "no such service"};
+    reply.begin_result();
+    reply.out.key("entries");
+    services::write_log(reply.out, request.service.name, request.service.since.value_or(0));
+    reply.end_result();
     return std::nullopt;
 }
 
@@ -421,6 +494,11 @@ Outcome carry_out(const Request& request, Reply& reply) {
         case Operation::console_attach:
         case Operation::console_input:
         case Operation::console_detach: return console(request, reply);
+        case Operation::services: return list_services(reply);
+        case Operation::service_create: return create_service(request, reply);
+        case Operation::service_set: return set_service(request, reply);
+        case Operation::service_destroy: return destroy_service(request, reply);
+        case Operation::scaling_log: return scaling_log(request, reply);
     }
     return RequestError{code::kUnknownOp, "no such operation"};
 }

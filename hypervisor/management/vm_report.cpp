@@ -121,6 +121,8 @@ void write_vm(json::JsonWriter& out, const Vm& vm) {
     out.key("pinned_cpus");
     write_cpu_list(out, vm.spec.pinned_cpu_mask);
     out.member("balloon_mib", ballooned_mib(vm));
+    out.member("best_effort", vm.spec.best_effort);
+    if (!vm.service.empty()) out.member("service", vm.service);
     out.end_object();
 }
 

@@ -16,6 +16,9 @@ inline constexpr std::size_t kEthernetMtu = 1500;
 inline constexpr std::size_t kMaxFrameSize = kEthernetHeaderSize + 4 + kEthernetMtu;  // 4: one VLAN tag
 inline constexpr std::size_t kMinFrameSize = kEthernetHeaderSize;
 
+// Which separate segment of the switch a port is on.
+enum class NetworkId : std::uint8_t {};
+
 struct MacAddress final {
     std::array<std::uint8_t, 6> bytes{};
 

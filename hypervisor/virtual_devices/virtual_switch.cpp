@@ -15,6 +15,8 @@ constinit VirtualSwitch g_switch;
     return !source.is_multicast() && !source.is_zero();
 }
 
+constexpr std::uint16_t kNoPort = 0xffff;  // a frame the switch itself sends
+
 [[nodiscard]] std::uint32_t next_generation(std::uint32_t generation) {
     return generation == ~std::uint32_t{0} ? 1 : generation + 1;  // 0 is never handed out
 }
@@ -22,6 +24,15 @@ constinit VirtualSwitch g_switch;
 }  // namespace
 
 VirtualSwitch& virtual_switch() { return g_switch; }
+
+class VirtualSwitch::Emitter final : public FrameSink {
+public:
+    explicit Emitter(VirtualSwitch& owner) : owner_{owner} {}
+    void emit(NetworkId network, std::span<const std::byte> frame) override { owner_.emit(network, frame); }
+
+private:
+    VirtualSwitch& owner_;
+};
 
 // --- Ports ------------------------------------------------------------------------------------
 
@@ -109,9 +120,27 @@ void VirtualSwitch::send(SwitchPortId from, std::span<const std::byte> frame) {
     ++sender.stats.received_frames;
     sender.stats.received_bytes += frame.size();
     learn(frame_source(frame), sender.network, from.slot);
-    // The one place where a frame is classified and sent on: per-flow
-    // measurement or balancing belongs between these two steps.
+    if (balancer_.any_service()) {
+        Emitter emitter{*this};
+        if (balancer_.inspect(sender.network, frame, now_ns(), emitter)) return;
+    }
     forward(from.slot, classify(from.slot, sender.network, frame), frame);
+}
+
+void VirtualSwitch::tick_services() {
+    const LockGuard guard{lock_};
+    Emitter emitter{*this};
+    if (balancer_.any_service()) balancer_.tick(now_ns(), emitter);
+}
+
+void VirtualSwitch::emit(NetworkId network, std::span<const std::byte> frame) {
+    const MacAddress destination = frame_destination(frame);
+    const MacEntry* entry = destination.is_multicast() ? nullptr : find_address(destination, network);
+    if (entry == nullptr) {
+        flood(kNoPort, network, frame);
+        return;
+    }
+    deliver(ports_[entry->slot], frame);
 }
 
 VirtualSwitch::Route VirtualSwitch::classify(std::uint16_t from, NetworkId network, std::span<const std::byte> frame) {
@@ -125,15 +154,14 @@ VirtualSwitch::Route VirtualSwitch::classify(std::uint16_t from, NetworkId netwo
 
 void VirtualSwitch::forward(std::uint16_t from, Route route, std::span<const std::byte> frame) {
     switch (route.kind) {
-        case Route::Kind::flood: flood(from, frame); return;
+        case Route::Kind::flood: flood(from, ports_[from].network, frame); return;
         case Route::Kind::unicast: deliver(ports_[route.slot], frame); return;
         // The destination is on the sender's side: it already has the frame.
         case Route::Kind::to_sender: ++ports_[from].stats.dropped_to_sender; return;
     }
 }
 
-void VirtualSwitch::flood(std::uint16_t from, std::span<const std::byte> frame) {
-    const NetworkId network = ports_[from].network;
+void VirtualSwitch::flood(std::uint16_t from, NetworkId network, std::span<const std::byte> frame) {
     for (std::uint16_t slot = 0; slot < kMaxPorts; ++slot) {
         Port& port = ports_[slot];
         if (slot != from && port.port != nullptr && port.network == network) deliver(port, frame);

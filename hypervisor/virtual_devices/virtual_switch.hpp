@@ -16,6 +16,11 @@
 // full, a new address replaces the one heard from least recently. Nothing
 // is allocated.
 //
+// Services (docs/services.md): before forwarding, the switch shows each
+// frame to its ServiceBalancer, which may take it (ARP for a service
+// address, a connection to or from a service) and send rewritten frames on
+// through the switch itself.
+//
 // Locking: one spin lock covers the ports, the table and the statistics. It
 // is held while the switch hands frames to ports, so after detach() returns
 // the switch never calls that port again. Lock order: the switch's lock,
@@ -32,11 +37,9 @@
 #include "core/result.hpp"
 #include "core/spinlock.hpp"
 #include "virtual_devices/network_port.hpp"
+#include "virtual_devices/service_balancer.hpp"
 
 namespace lamina {
-
-// Which separate segment a port is on.
-enum class NetworkId : std::uint8_t {};
 
 // A port's handle: its slot and which attachment of that slot, so a handle
 // kept past detach() never names the next port attached there.
@@ -77,6 +80,18 @@ public:
     // no longer attached are ignored.
     void send(SwitchPortId from, std::span<const std::byte> frame);
 
+    // Where the balancer's time comes from (monotonic nanoseconds); unset, time stands still at 0.
+    void set_clock(std::uint64_t (*now_ns)()) { clock_source_ = now_ns; }
+    // Runs `use(balancer, now_ns)` under the switch's lock: the service
+    // manager's way in. `use` must not call back into the switch.
+    template <typename Use>
+    decltype(auto) with_services(Use&& use) {
+        const LockGuard guard{lock_};
+        return use(balancer_, now_ns());
+    }
+    // The balancer's periodic work (probes, timeouts, finished connections).
+    void tick_services();
+
     [[nodiscard]] Result<SwitchPortStats> port_stats(SwitchPortId port) const;
     // Addresses in the MAC table, all networks together.
     [[nodiscard]] std::size_t learned_addresses() const;
@@ -113,13 +128,22 @@ private:
     void forget_addresses_of(std::uint16_t slot);
     [[nodiscard]] Route classify(std::uint16_t from, NetworkId network, std::span<const std::byte> frame);
     void forward(std::uint16_t from, Route route, std::span<const std::byte> frame);
-    void flood(std::uint16_t from, std::span<const std::byte> frame);
+    void flood(std::uint16_t from, NetworkId network, std::span<const std::byte> frame);
+    // A frame from the balancer: forwarded by its destination inside `network`.
+    void emit(NetworkId network, std::span<const std::byte> frame);
+    // Hands the balancer's frames back to emit(). Made on the stack when
+    // needed, so the switch itself has no vtable and stays zero-initialised
+    // (in .bss, not in the image).
+    class Emitter;
+    [[nodiscard]] std::uint64_t now_ns() const { return clock_source_ != nullptr ? clock_source_() : 0; }
     void deliver(Port& port, std::span<const std::byte> frame);
 
     mutable SpinLock lock_{};
     std::array<Port, kMaxPorts> ports_{};
     std::array<MacEntry, kMacTableSize> table_{};
     std::uint64_t clock_{0};  // counts learned frames: orders the table's entries by age
+    std::uint64_t (*clock_source_)(){nullptr};
+    ServiceBalancer balancer_{};
 };
 
 // The hypervisor's switch, shared by every VM.

@@ -31,6 +31,7 @@ using bundle_tool::encode_bundle;
 using bundle_tool::format_mac;
 using bundle_tool::Mac;
 using bundle_tool::seal;
+using bundle_tool::ServiceEntry;
 using bundle_tool::store_le;
 using bundle_tool::VmEntry;
 using ::testing::HasSubstr;
@@ -456,8 +457,25 @@ INSTANTIATE_TEST_SUITE_P(
         HeaderCorruption{"total_size_cuts_table",
                          [](Bytes& b) { patch<std::uint64_t>(b, wire::header::kTotalSize, record_at(2)); },
                          "VM table extends past total_size"},
-        HeaderCorruption{"reserved", [](Bytes& b) { patch<std::uint8_t>(b, wire::header::kReserved + 7, 1); },
+        HeaderCorruption{"reserved",
+                         [](Bytes& b) {
+                             patch<std::uint8_t>(b, wire::header::kReserved + wire::header::kReservedSize - 1, 1);
+                         },
                          "reserved"},
+        HeaderCorruption{"reserved_first_byte",
+                         [](Bytes& b) { patch<std::uint8_t>(b, wire::header::kReserved, 1); }, "reserved"},
+        HeaderCorruption{"service_count", [](Bytes& b) { patch<std::uint32_t>(b, wire::header::kServiceCount, 5); },
+                         "service_count exceeds 4"},
+        HeaderCorruption{"service_count_huge",
+                         [](Bytes& b) { patch<std::uint32_t>(b, wire::header::kServiceCount, 0xFFFF'FFFF); },
+                         "service_count exceeds 4"},
+        HeaderCorruption{"service_table_past_end",
+                         [](Bytes& b) {
+                             b.resize(kMetadataEnd);  // the metadata only
+                             patch<std::uint64_t>(b, wire::header::kTotalSize, b.size());
+                             patch<std::uint32_t>(b, wire::header::kServiceCount, 1);
+                         },
+                         "service table extends past total_size"},
         HeaderCorruption{"crc_field", [](Bytes& b) { b[wire::header::kMetadataCrc32] ^= std::byte{1}; }, "CRC"},
         HeaderCorruption{"record_without_reseal",
                          [](Bytes& b) { b[record_at(1) + wire::record::kMemoryBytes] ^= std::byte{0x10}; }, "CRC"},
@@ -598,7 +616,12 @@ INSTANTIATE_TEST_SUITE_P(
                          "after its NUL"},
         RecordCorruption{"name_duplicate", [](Bytes& b, std::size_t r) { write_name(b, r, "hello"); }, "repeats"},
         RecordCorruption{"flags",
-                         [](Bytes& b, std::size_t r) { patch<std::uint32_t>(b, r + wire::record::kFlags, 2); },
+                         [](Bytes& b, std::size_t r) { patch<std::uint32_t>(b, r + wire::record::kFlags, 4); },
+                         "flags"},
+        RecordCorruption{"flags_high_bit",
+                         [](Bytes& b, std::size_t r) {
+                             patch<std::uint32_t>(b, r + wire::record::kFlags, 0x8000'0000 | wire::kVmFlagsKnown);
+                         },
                          "flags"},
         RecordCorruption{"reserved",
                          [](Bytes& b, std::size_t r) { patch<std::uint8_t>(b, r + wire::record::kReserved + 15, 9); },
@@ -1081,6 +1104,526 @@ TEST(BundleEncoder, DerivesStableLocallyAdministeredUnicastMacs) {
         EXPECT_EQ(derived[0] & 0x02, 0x02) << "locally administered";
     }
     EXPECT_EQ(format_mac(Mac{0x0a, 0xbc, 0x00, 0x01, 0xff, 0x10}), "0a:bc:00:01:ff:10");
+}
+
+
+// ---------------------------------------------------------------- best-effort VMs
+
+TEST(BootBundle, CarriesTheBestEffortFlagAloneAndWithTemplateOnly) {
+    std::vector<VmEntry> vms = three_vms();
+    vms[1].best_effort = true;
+    vms[2].best_effort = true;
+    vms[2].start_at_boot = false;
+    const Bytes bytes = encode_bundle(vms, kNetworks, kWan);
+    const auto flags_of = [&](std::size_t vm) {
+        return *load_le<std::uint32_t>(bytes, record_at(vm) + wire::record::kFlags);
+    };
+    EXPECT_EQ(flags_of(0), 0u);
+    EXPECT_EQ(flags_of(1), wire::kVmFlagBestEffort);
+    EXPECT_EQ(flags_of(2), wire::kVmFlagBestEffort | wire::kVmFlagTemplateOnly);
+    const auto bundle = BootBundle::parse(bytes);
+    ASSERT_TRUE(bundle) << bundle.error().message;
+    for (std::uint32_t i = 0; i < 3; ++i) ASSERT_TRUE(bundle->vm(i)) << i << ": " << bundle->vm(i).error().message;
+    EXPECT_FALSE(bundle->vm(0)->best_effort);
+    EXPECT_TRUE(bundle->vm(0)->start_at_boot);
+    EXPECT_TRUE(bundle->vm(1)->best_effort);
+    EXPECT_TRUE(bundle->vm(1)->start_at_boot);
+    EXPECT_TRUE(bundle->vm(2)->best_effort);
+    EXPECT_FALSE(bundle->vm(2)->start_at_boot);
+}
+
+// ---------------------------------------------------------------- services
+
+[[nodiscard]] constexpr std::uint32_t ipv4(std::uint8_t a, std::uint8_t b, std::uint8_t c, std::uint8_t d) {
+    return std::uint32_t{a} << 24 | std::uint32_t{b} << 16 | std::uint32_t{c} << 8 | d;
+}
+
+// Two services over three_vms(): "web" built from hello (its one NIC is on
+// lan) and "db.primary_1" from tiny (its one NIC is on wan).
+[[nodiscard]] std::vector<ServiceEntry> two_services() {
+    const ServiceEntry web{.name = "web",
+                           .template_vm = 0,
+                           .network = kLan,
+                           .address = ipv4(10, 0, 2, 50),
+                           .port = 80,
+                           .first_replica_address = ipv4(10, 0, 2, 100),
+                           .replica_prefix = 24,
+                           .percentile = 95,
+                           .objective_us = 50'000,
+                           .window_s = 5,
+                           .min_replicas = 1,
+                           .max_replicas = 4};
+    // 192.168.1.32/27: replicas .33 to .40, network .32, broadcast .63.
+    const ServiceEntry db{.name = "db.primary_1",
+                          .template_vm = 2,
+                          .network = kWan,
+                          .address = ipv4(192, 168, 1, 10),
+                          .port = 5432,
+                          .first_replica_address = ipv4(192, 168, 1, 33),
+                          .replica_prefix = 27,
+                          .percentile = 99,
+                          .objective_us = 1'500,
+                          .window_s = 15,
+                          .min_replicas = 0,
+                          .max_replicas = 8,
+                          .scale_up_window_ms = 1'000,
+                          .scale_down_window_ms = 600'000,
+                          .drain_grace_ms = 2'500};
+    return {web, db};
+}
+
+[[nodiscard]] Bytes service_bundle() { return encode_bundle(three_vms(), kNetworks, kWan, two_services()); }
+
+// The service table of service_bundle() follows its device table.
+[[nodiscard]] constexpr std::size_t service_at(std::size_t index) {
+    return kMetadataEnd + index * wire::kServiceRecordSize;
+}
+constexpr std::size_t kServiceMetadataEnd = service_at(2);
+
+void expect_same_service(const ServiceSpec& service, const ServiceEntry& expected) {
+    EXPECT_EQ(service.name, expected.name);
+    EXPECT_EQ(service.template_vm, expected.template_vm);
+    EXPECT_EQ(service.network, expected.network);
+    EXPECT_EQ(service.address, expected.address);
+    EXPECT_EQ(service.port, expected.port);
+    EXPECT_EQ(service.first_replica_address, expected.first_replica_address);
+    EXPECT_EQ(service.replica_prefix, expected.replica_prefix);
+    EXPECT_EQ(service.percentile, expected.percentile);
+    EXPECT_EQ(service.objective_us, expected.objective_us);
+    EXPECT_EQ(service.window_s, expected.window_s);
+    EXPECT_EQ(service.min_replicas, expected.min_replicas);
+    EXPECT_EQ(service.max_replicas, expected.max_replicas);
+    EXPECT_EQ(service.scale_up_window_ms, expected.scale_up_window_ms);
+    EXPECT_EQ(service.scale_down_window_ms, expected.scale_down_window_ms);
+    EXPECT_EQ(service.drain_grace_ms, expected.drain_grace_ms);
+}
+
+TEST(BootBundleServices, ParsesServicesWithExactFields) {
+    const Bytes bytes = service_bundle();
+    const auto bundle = BootBundle::parse(bytes);
+    ASSERT_TRUE(bundle) << bundle.error().message;
+    ASSERT_EQ(bundle->service_count(), 2u);
+    const std::vector<ServiceEntry> expected = two_services();
+    for (std::uint32_t i = 0; i < 2; ++i) {
+        SCOPED_TRACE(expected[i].name);
+        const auto service = bundle->service(i);
+        ASSERT_TRUE(service) << service.error().message;
+        expect_same_service(*service, expected[i]);
+        EXPECT_TRUE(lies_within(std::as_bytes(std::span{service->name}), bytes));  // a view, not a copy
+    }
+    // Defaults of an entry that does not set the windows: the config's.
+    EXPECT_EQ(bundle->service(0)->scale_up_window_ms, 2'000u);
+    EXPECT_EQ(bundle->service(0)->scale_down_window_ms, 15'000u);
+    EXPECT_EQ(bundle->service(0)->drain_grace_ms, 10'000u);
+    // The VMs are untouched, and their payloads start after the service table.
+    for (std::uint32_t i = 0; i < 3; ++i) {
+        const auto vm = bundle->vm(i);
+        ASSERT_TRUE(vm) << i << ": " << vm.error().message;
+        expect_same_devices(*vm, three_vms()[i]);
+        EXPECT_GE(static_cast<std::size_t>(vm->kernel.data() - bytes.data()),
+                  align_up(kServiceMetadataEnd, wire::kPayloadAlignment));
+    }
+}
+
+TEST(BootBundleServices, RefusesAnIndexPastTheLastService) {
+    const Bytes bytes = service_bundle();
+    const auto bundle = BootBundle::parse(bytes);
+    ASSERT_TRUE(bundle);
+    EXPECT_THAT(bundle->service(2).error().message, HasSubstr("out of range"));
+    EXPECT_FALSE(bundle->service(0xFFFF'FFFF));
+    const BootBundle empty{};
+    EXPECT_EQ(empty.service_count(), 0u);
+    EXPECT_FALSE(empty.service(0));
+    const Bytes without = three_vm_bundle();
+    const auto serviceless = BootBundle::parse(without);
+    ASSERT_TRUE(serviceless);
+    EXPECT_EQ(serviceless->service_count(), 0u);
+    EXPECT_FALSE(serviceless->service(0));
+}
+
+TEST(BootBundleServices, AcceptsEveryLimitAndFourServices) {
+    // All built from hello, whose one NIC is on lan.
+    const ServiceEntry lowest{.name = "a",
+                              .template_vm = 0,
+                              .network = kLan,
+                              .address = ipv4(10, 0, 0, 8),
+                              .port = 1,
+                              .first_replica_address = ipv4(10, 0, 0, 7),
+                              .replica_prefix = 32,  // one host: no network or broadcast address
+                              .percentile = 50,
+                              .objective_us = 1'000,
+                              .window_s = 1,
+                              .min_replicas = 1,
+                              .max_replicas = 1,
+                              .scale_up_window_ms = 1'000,
+                              .scale_down_window_ms = 1'000,
+                              .drain_grace_ms = 1'000};
+    ServiceEntry highest = lowest;
+    highest.name = "abcdefghijklm-5";  // 15 characters
+    highest.port = 65535;
+    highest.first_replica_address = ipv4(10, 0, 0, 10);
+    highest.replica_prefix = 31;  // both addresses of a /31 are hosts
+    highest.address = ipv4(10, 0, 0, 9);
+    highest.percentile = 99;
+    highest.objective_us = 60'000'000;
+    highest.window_s = 15;
+    highest.min_replicas = 2;
+    highest.max_replicas = 2;
+    highest.scale_up_window_ms = 60'000;
+    highest.scale_down_window_ms = 600'000;
+    highest.drain_grace_ms = 600'000;
+    ServiceEntry wide = lowest;
+    wide.name = "wide";
+    wide.replica_prefix = 1;  // 0.0.0.0/1: replicas 0.0.0.1 to 0.0.0.8
+    wide.first_replica_address = ipv4(0, 0, 0, 1);
+    wide.address = ipv4(127, 255, 255, 254);
+    wide.min_replicas = 0;
+    wide.max_replicas = 8;
+    ServiceEntry edge = lowest;
+    edge.name = "edge";
+    edge.replica_prefix = 30;  // 10.0.1.0/30: exactly its two hosts
+    edge.first_replica_address = ipv4(10, 0, 1, 1);
+    edge.address = ipv4(10, 0, 1, 7);
+    edge.min_replicas = 0;
+    edge.max_replicas = 2;
+    const std::vector<ServiceEntry> services{lowest, highest, wide, edge};
+    const Bytes bytes = encode_bundle(three_vms(), kNetworks, kWan, services);
+    const auto bundle = BootBundle::parse(bytes);
+    ASSERT_TRUE(bundle) << bundle.error().message;
+    ASSERT_EQ(bundle->service_count(), wire::kMaxServiceCount);
+    for (std::uint32_t i = 0; i < services.size(); ++i) {
+        SCOPED_TRACE(services[i].name);
+        const auto service = bundle->service(i);
+        ASSERT_TRUE(service) << service.error().message;
+        expect_same_service(*service, services[i]);
+    }
+}
+
+TEST(BundleEncoder, WritesTheServiceTableAfterTheDeviceTable) {
+    const Bytes bytes = service_bundle();
+    namespace field = wire::service_record;
+    const auto u32_at = [&](std::size_t offset) { return *load_le<std::uint32_t>(bytes, offset); };
+    const auto byte_at = [&](std::size_t offset) { return static_cast<std::uint8_t>(bytes[offset]); };
+    EXPECT_EQ(u32_at(wire::header::kServiceCount), 2u);
+    EXPECT_EQ(u32_at(wire::header::kReserved), 0u);
+    const std::size_t web = service_at(0);
+    EXPECT_EQ(text_of(ByteSpan{bytes}.subspan(web, wire::kServiceNameFieldSize)),
+              std::string_view("web\0\0\0\0\0\0\0\0\0\0\0\0\0", 16));
+    EXPECT_EQ(u32_at(web + field::kTemplateVm), 0u);
+    EXPECT_EQ(u32_at(web + field::kNetwork), kLan);
+    // 10.0.2.50 is the value 0x0a000232, stored little-endian like every field.
+    EXPECT_EQ(byte_at(web + field::kAddress), 0x32);
+    EXPECT_EQ(byte_at(web + field::kAddress + 1), 0x02);
+    EXPECT_EQ(byte_at(web + field::kAddress + 2), 0x00);
+    EXPECT_EQ(byte_at(web + field::kAddress + 3), 0x0a);
+    EXPECT_EQ(*load_le<std::uint16_t>(bytes, web + field::kPort), 80u);
+    EXPECT_EQ(byte_at(web + field::kReplicaPrefix), 24);
+    EXPECT_EQ(byte_at(web + field::kPercentile), 95);
+    EXPECT_EQ(u32_at(web + field::kFirstReplicaAddress), 0x0a00'0264u);
+    EXPECT_EQ(u32_at(web + field::kObjectiveUs), 50'000u);
+    EXPECT_EQ(*load_le<std::uint16_t>(bytes, web + field::kWindowS), 5u);
+    EXPECT_EQ(byte_at(web + field::kMinReplicas), 1);
+    EXPECT_EQ(byte_at(web + field::kMaxReplicas), 4);
+    EXPECT_EQ(u32_at(web + field::kScaleUpWindowMs), 2'000u);
+    EXPECT_EQ(u32_at(web + field::kScaleDownWindowMs), 15'000u);
+    EXPECT_EQ(u32_at(web + field::kDrainGraceMs), 10'000u);
+    const ByteSpan reserved = ByteSpan{bytes}.subspan(web + field::kReserved, field::kReservedSize);
+    EXPECT_TRUE(std::all_of(reserved.begin(), reserved.end(), [](std::byte b) { return b == std::byte{0}; }));
+    EXPECT_EQ(text_of(ByteSpan{bytes}.subspan(service_at(1), 13)), std::string_view("db.primary_1\0", 13));
+    const std::uint64_t first_kernel = u64_at(bytes, record_at(0) + wire::record::kKernelOffset);
+    EXPECT_EQ(first_kernel, align_up(kServiceMetadataEnd, wire::kPayloadAlignment));
+}
+
+TEST(BundleEncoder, BundlesWithoutServicesAreByteIdenticalToBeforeServicesExisted) {
+    // Pinned from the encoder before the service table existed: bundles
+    // built then stay valid and rebuild to the same bytes.
+    const Bytes bytes = three_vm_bundle();
+    EXPECT_EQ(bytes.size(), 36'865u);
+    EXPECT_EQ(crc32(ByteSpan{bytes}), 0x0510'6DACu);
+    EXPECT_EQ(crc32(ByteSpan{encode_bundle({})}), 0xA934'88CFu);
+    EXPECT_EQ(encode_bundle(three_vms(), kNetworks, kWan, {}), bytes);
+    EXPECT_EQ(*load_le<std::uint32_t>(bytes, wire::header::kServiceCount), 0u);
+}
+
+TEST(BootBundleServices, TheCrcCoversEveryBitOfTheServiceTable) {
+    const Bytes good = service_bundle();
+    for (std::size_t byte = kMetadataEnd; byte < kServiceMetadataEnd; ++byte) {
+        for (int bit = 0; bit < 8; ++bit) {
+            Bytes flipped = good;
+            flipped[byte] ^= static_cast<std::byte>(1u << bit);
+            ASSERT_THAT(parse_error(flipped), HasSubstr("CRC")) << "flip of byte " << byte << " bit " << bit;
+        }
+    }
+    // The service count is in the header, which the CRC covers as well.
+    Bytes fewer = good;
+    store_le<std::uint32_t>(fewer, wire::header::kServiceCount, 1);
+    EXPECT_THAT(parse_error(fewer), HasSubstr("CRC"));
+}
+
+TEST(BootBundleServices, TheTableMustEndWithinTotalSizeAndBeforeThePayloads) {
+    Bytes cut = service_bundle();
+    patch<std::uint64_t>(cut, wire::header::kTotalSize, kServiceMetadataEnd - 1);
+    EXPECT_THAT(parse_error(cut), HasSubstr("service table extends past total_size"));
+
+    // A payload may not start inside the service table.
+    Bytes overlapping = service_bundle();
+    patch<std::uint64_t>(overlapping, record_at(1) + wire::record::kKernelOffset, service_at(0));
+    patch<std::uint64_t>(overlapping, record_at(1) + wire::record::kKernelSize, wire::kServiceRecordSize);
+    const auto bundle = BootBundle::parse(overlapping);
+    ASSERT_TRUE(bundle) << bundle.error().message;
+    EXPECT_THAT(bundle->vm(1).error().message, HasSubstr("kernel lies outside"));
+    EXPECT_TRUE(bundle->vm(0));
+}
+
+// One bad service among good ones: it fails alone.
+struct ServiceCorruption {
+    const char* what;
+    std::function<void(Bytes&)> corrupt;  // damages service 1 ("db.primary_1", from VM 2 on wan)
+    const char* expected_error;
+};
+
+void PrintTo(const ServiceCorruption& corruption, std::ostream* out) { *out << corruption.what; }
+
+class BootBundleService : public ::testing::TestWithParam<ServiceCorruption> {};
+
+TEST_P(BootBundleService, FailsAloneWhileTheVmsAndTheOtherServiceStillParse) {
+    Bytes bytes = service_bundle();
+    GetParam().corrupt(bytes);
+    const auto bundle = BootBundle::parse(bytes);
+    ASSERT_TRUE(bundle) << bundle.error().message;
+    ASSERT_EQ(bundle->service_count(), 2u);
+    EXPECT_TRUE(bundle->vm(0)) << bundle->vm(0).error().message;
+    EXPECT_TRUE(bundle->vm(1)) << bundle->vm(1).error().message;
+    const auto good = bundle->service(0);
+    EXPECT_TRUE(good) << good.error().message;
+    const auto bad = bundle->service(1);
+    ASSERT_FALSE(bad) << "corrupted service was accepted";
+    EXPECT_THAT(bad.error().message, HasSubstr(GetParam().expected_error));
+}
+
+template <typename T>
+[[nodiscard]] std::function<void(Bytes&)> set_service(std::size_t offset, T value) {
+    return [=](Bytes& b) { patch<T>(b, service_at(1) + offset, value); };
+}
+
+// Several fields of service 1 at once.
+[[nodiscard]] std::function<void(Bytes&)> set_services(std::vector<std::function<void(Bytes&)>> changes) {
+    return [changes = std::move(changes)](Bytes& b) {
+        for (const auto& change : changes) change(b);
+    };
+}
+
+[[nodiscard]] std::function<void(Bytes&)> set_service_name(std::string_view name_field) {
+    return [name = std::string{name_field}](Bytes& b) {
+        for (std::size_t i = 0; i < wire::kServiceNameFieldSize; ++i)
+            b[service_at(1) + i] = i < name.size() ? static_cast<std::byte>(name[i]) : std::byte{0};
+        reseal_if_possible(b);
+    };
+}
+
+namespace service_field = wire::service_record;
+
+INSTANTIATE_TEST_SUITE_P(
+    EachRule, BootBundleService,
+    ::testing::Values(
+        ServiceCorruption{"name_empty", set_service_name(""), "service name is empty"},
+        ServiceCorruption{"name_without_nul", set_service_name(std::string(16, 's')), "not NUL-terminated"},
+        ServiceCorruption{"name_with_space", set_service_name("d b"), "characters outside"},
+        ServiceCorruption{"name_with_slash", set_service_name("d/b"), "characters outside"},
+        ServiceCorruption{"name_garbage_after_nul", set_service_name(std::string{"db\0x", 4}), "after its NUL"},
+        ServiceCorruption{"name_duplicate", set_service_name("web"), "repeats an earlier service's name"},
+        ServiceCorruption{"reserved_first_byte", set_service<std::uint8_t>(service_field::kReserved, 1),
+                          "reserved bytes"},
+        ServiceCorruption{"reserved_last_byte",
+                          set_service<std::uint8_t>(service_field::kReserved + service_field::kReservedSize - 1, 1),
+                          "reserved bytes"},
+        ServiceCorruption{"template_past_vm_count", set_service<std::uint32_t>(service_field::kTemplateVm, 3),
+                          "template VM index is not below vm_count"},
+        ServiceCorruption{"template_huge", set_service<std::uint32_t>(service_field::kTemplateVm, 0xFFFF'FFFF),
+                          "template VM index is not below vm_count"},
+        ServiceCorruption{"network_past_network_count", set_service<std::uint32_t>(service_field::kNetwork, 2),
+                          "network index is not below network_count"},
+        ServiceCorruption{"port_zero", set_service<std::uint16_t>(service_field::kPort, 0), "port is 0"},
+        ServiceCorruption{"prefix_zero", set_service<std::uint8_t>(service_field::kReplicaPrefix, 0),
+                          "replica prefix is not 1-32"},
+        ServiceCorruption{"prefix_33", set_service<std::uint8_t>(service_field::kReplicaPrefix, 33),
+                          "replica prefix is not 1-32"},
+        ServiceCorruption{"percentile_49", set_service<std::uint8_t>(service_field::kPercentile, 49),
+                          "percentile is not 50-99"},
+        ServiceCorruption{"percentile_100", set_service<std::uint8_t>(service_field::kPercentile, 100),
+                          "percentile is not 50-99"},
+        ServiceCorruption{"objective_too_small", set_service<std::uint32_t>(service_field::kObjectiveUs, 999),
+                          "objective latency"},
+        ServiceCorruption{"objective_too_large",
+                          set_service<std::uint32_t>(service_field::kObjectiveUs, 60'000'001), "objective latency"},
+        ServiceCorruption{"window_zero", set_service<std::uint16_t>(service_field::kWindowS, 0),
+                          "objective window is not 1-15 s"},
+        ServiceCorruption{"window_16", set_service<std::uint16_t>(service_field::kWindowS, 16),
+                          "objective window is not 1-15 s"},
+        ServiceCorruption{"max_replicas_zero", set_service<std::uint8_t>(service_field::kMaxReplicas, 0),
+                          "max_replicas is not 1-8"},
+        ServiceCorruption{"max_replicas_9", set_service<std::uint8_t>(service_field::kMaxReplicas, 9),
+                          "max_replicas is not 1-8"},
+        ServiceCorruption{"min_above_max",
+                          set_services({set_service<std::uint8_t>(service_field::kMinReplicas, 3),
+                                        set_service<std::uint8_t>(service_field::kMaxReplicas, 2)}),
+                          "min_replicas exceeds max_replicas"},
+        ServiceCorruption{"scale_up_too_short", set_service<std::uint32_t>(service_field::kScaleUpWindowMs, 999),
+                          "scale-up window"},
+        ServiceCorruption{"scale_up_too_long", set_service<std::uint32_t>(service_field::kScaleUpWindowMs, 60'001),
+                          "scale-up window"},
+        ServiceCorruption{"scale_down_too_short",
+                          set_service<std::uint32_t>(service_field::kScaleDownWindowMs, 999), "scale-down window"},
+        ServiceCorruption{"scale_down_too_long",
+                          set_service<std::uint32_t>(service_field::kScaleDownWindowMs, 600'001), "scale-down window"},
+        ServiceCorruption{"drain_grace_too_short", set_service<std::uint32_t>(service_field::kDrainGraceMs, 999),
+                          "drain grace"},
+        ServiceCorruption{"drain_grace_too_long", set_service<std::uint32_t>(service_field::kDrainGraceMs, 600'001),
+                          "drain grace"},
+        // Addresses: 192.168.1.32/27, replicas from .33, eight of them.
+        ServiceCorruption{"replicas_start_at_the_network_address",
+                          set_service<std::uint32_t>(service_field::kFirstReplicaAddress, ipv4(192, 168, 1, 32)),
+                          "replica addresses include the network or broadcast address"},
+        ServiceCorruption{"replicas_reach_the_broadcast_address",
+                          set_service<std::uint32_t>(service_field::kFirstReplicaAddress, ipv4(192, 168, 1, 56)),
+                          "replica addresses include the network or broadcast address"},
+        ServiceCorruption{"replicas_cross_into_the_next_prefix",
+                          set_service<std::uint32_t>(service_field::kFirstReplicaAddress, ipv4(192, 168, 1, 60)),
+                          "replica addresses include the network or broadcast address"},
+        ServiceCorruption{"replicas_past_a_slash_31",
+                          set_service<std::uint8_t>(service_field::kReplicaPrefix, 31),
+                          "replica addresses run past the end of their prefix"},
+        ServiceCorruption{"replicas_past_the_top",
+                          set_services({set_service<std::uint8_t>(service_field::kReplicaPrefix, 32),
+                                        set_service<std::uint32_t>(service_field::kFirstReplicaAddress,
+                                                                   ipv4(255, 255, 255, 255))}),
+                          "replica addresses run past the end of their prefix"},
+        ServiceCorruption{"address_is_the_network_address",
+                          set_service<std::uint32_t>(service_field::kAddress, ipv4(192, 168, 1, 32)),
+                          "service address is the network or broadcast address"},
+        ServiceCorruption{"address_is_the_broadcast_address",
+                          set_service<std::uint32_t>(service_field::kAddress, ipv4(192, 168, 1, 63)),
+                          "service address is the network or broadcast address"},
+        ServiceCorruption{"address_is_the_first_replica",
+                          set_service<std::uint32_t>(service_field::kAddress, ipv4(192, 168, 1, 33)),
+                          "service address is one of the replica addresses"},
+        ServiceCorruption{"address_is_the_last_replica",
+                          set_service<std::uint32_t>(service_field::kAddress, ipv4(192, 168, 1, 40)),
+                          "service address is one of the replica addresses"},
+        // The template: valid, one NIC, on the service's network.
+        ServiceCorruption{"template_with_two_nics", set_service<std::uint32_t>(service_field::kTemplateVm, 1),
+                          "template VM does not have exactly one NIC"},
+        ServiceCorruption{"template_on_another_network", set_service<std::uint32_t>(service_field::kNetwork, kLan),
+                          "template VM's NIC is not on the service's network"},
+        ServiceCorruption{"template_invalid",
+                          [](Bytes& b) {
+                              // VM 2 (the template) loses its kernel; services stay behind it.
+                              patch<std::uint64_t>(b, record_at(2) + wire::record::kKernelOffset, 0);
+                              patch<std::uint64_t>(b, record_at(2) + wire::record::kKernelSize, 0);
+                          },
+                          "service template VM is invalid"}),
+    [](const ::testing::TestParamInfo<ServiceCorruption>& info) { return std::string{info.param.what}; });
+
+TEST(BootBundleServices, ATemplateWithoutNicsIsRefused) {
+    std::vector<VmEntry> vms = three_vms();
+    const Bytes good = encode_bundle(vms, kNetworks, kWan, two_services());
+    // Move tiny's NIC to hello (which then has two): tiny, db's template, has none.
+    Bytes bytes = good;
+    patch<std::uint32_t>(bytes, device_at(kTinyNic) + device::kVmIndex, 0);
+    const auto bundle = BootBundle::parse(bytes);
+    ASSERT_TRUE(bundle) << bundle.error().message;
+    ASSERT_TRUE(bundle->vm(2));
+    EXPECT_EQ(bundle->vm(2)->nic_count, 0u);
+    EXPECT_THAT(bundle->service(1).error().message, HasSubstr("exactly one NIC"));
+    EXPECT_THAT(bundle->service(0).error().message, HasSubstr("exactly one NIC"));  // hello now has two
+}
+
+// Random damage to a bundle with services: whatever the parser accepts obeys
+// every rule, and ASan catches any read outside the input.
+TEST(BootBundleServices, SurvivesRandomCorruptionWithoutStrayReads) {
+    namespace limit = wire::service_limits;
+    const Bytes good = service_bundle();
+    std::mt19937_64 random{20250101};
+    for (int round = 0; round < 3000; ++round) {
+        Bytes damaged = good;
+        const int edits = 1 + static_cast<int>(random() % 3);
+        for (int edit = 0; edit < edits; ++edit) {
+            // Mostly the service table, sometimes the header's counts.
+            const std::size_t at = random() % 8 == 0 ? wire::header::kServiceCount + random() % 8
+                                                     : kMetadataEnd + random() % (kServiceMetadataEnd - kMetadataEnd);
+            damaged[at] = static_cast<std::byte>(random());
+        }
+        reseal_if_possible(damaged);
+        damaged.shrink_to_fit();
+        const auto bundle = BootBundle::parse(damaged);
+        if (!bundle) continue;
+        ASSERT_LE(bundle->service_count(), wire::kMaxServiceCount);
+        for (std::uint32_t i = 0; i < bundle->service_count(); ++i) {
+            const auto service = bundle->service(i);
+            if (!service) continue;
+            ASSERT_TRUE(bundle_tool::is_valid_service_name(service->name));
+            ASSERT_TRUE(lies_within(std::as_bytes(std::span{service->name}), damaged));
+            ASSERT_LT(service->template_vm, bundle->vm_count());
+            ASSERT_LT(service->network, bundle->network_count());
+            ASSERT_NE(service->port, 0);
+            ASSERT_TRUE(service->percentile >= limit::kMinPercentile && service->percentile <= limit::kMaxPercentile);
+            ASSERT_TRUE(service->max_replicas >= 1 && service->max_replicas <= limit::kMaxReplicas);
+            ASSERT_LE(service->min_replicas, service->max_replicas);
+            const auto vm = bundle->vm(service->template_vm);
+            ASSERT_TRUE(vm && vm->nic_count == 1 && vm->nics[0].network == service->network);
+        }
+    }
+}
+
+// What encode_bundle() says about two_services() after `change`, or "(encoded)".
+[[nodiscard]] std::string service_encoding_error(const std::function<void(std::vector<ServiceEntry>&)>& change) {
+    std::vector<ServiceEntry> services = two_services();
+    change(services);
+    try {
+        (void)encode_bundle(three_vms(), kNetworks, kWan, services);
+    } catch (const std::invalid_argument& error) {
+        return error.what();
+    }
+    return "(encoded)";
+}
+
+TEST(BundleEncoder, RefusesServicesTheParserWouldRefuse) {
+    const auto error = service_encoding_error;
+    EXPECT_EQ(error([](auto&) {}), "(encoded)");
+    EXPECT_THAT(error([](auto& s) { s[1].name = ""; }), HasSubstr("services[1]: name \"\" is not 1-15 characters"));
+    EXPECT_THAT(error([](auto& s) { s[1].name = std::string(16, 's'); }), HasSubstr("is not 1-15 characters"));
+    EXPECT_THAT(error([](auto& s) { s[1].name = "web"; }),
+                HasSubstr("services[1]: name \"web\" is already used by services[0]"));
+    EXPECT_THAT(error([](auto& s) { s.resize(5, s[0]); }), HasSubstr("at most 4 services"));
+    EXPECT_THAT(error([](auto& s) { s[1].template_vm = 3; }),
+                HasSubstr("template VM index 3 is not one of the bundle's 3 VMs"));
+    EXPECT_THAT(error([](auto& s) { s[1].network = 2; }),
+                HasSubstr("network index 2 is not one of the bundle's 2 networks"));
+    EXPECT_THAT(error([](auto& s) { s[1].port = 0; }), HasSubstr("port is 0"));
+    EXPECT_THAT(error([](auto& s) { s[1].replica_prefix = 0; }), HasSubstr("replica prefix is 0; it must be 1-32"));
+    EXPECT_THAT(error([](auto& s) { s[1].percentile = 100; }), HasSubstr("percentile is 100; it must be 50-99"));
+    EXPECT_THAT(error([](auto& s) { s[1].objective_us = 999; }),
+                HasSubstr("objective latency is 999 us; it must be 1000-60000000 us"));
+    EXPECT_THAT(error([](auto& s) { s[1].window_s = 16; }), HasSubstr("objective window is 16 s"));
+    EXPECT_THAT(error([](auto& s) { s[1].max_replicas = 9; }), HasSubstr("max_replicas is 9; it must be 1-8"));
+    EXPECT_THAT(error([](auto& s) { s[1].max_replicas = 0; }), HasSubstr("max_replicas is 0"));
+    EXPECT_THAT(error([](auto& s) { s[0].min_replicas = 5; }), HasSubstr("min_replicas 5 is more than max_replicas 4"));
+    EXPECT_THAT(error([](auto& s) { s[1].scale_up_window_ms = 60'001; }), HasSubstr("scale-up window is 60001 ms"));
+    EXPECT_THAT(error([](auto& s) { s[1].scale_down_window_ms = 999; }), HasSubstr("scale-down window is 999 ms"));
+    EXPECT_THAT(error([](auto& s) { s[1].drain_grace_ms = 600'001; }), HasSubstr("drain grace is 600001 ms"));
+    EXPECT_THAT(error([](auto& s) { s[1].first_replica_address = ipv4(192, 168, 1, 32); }),
+                HasSubstr("replica addresses 192.168.1.32-192.168.1.39 include the network address 192.168.1.32/27"));
+    EXPECT_THAT(error([](auto& s) { s[1].first_replica_address = ipv4(192, 168, 1, 60); }),
+                HasSubstr("include the broadcast address 192.168.1.63/27"));
+    EXPECT_THAT(error([](auto& s) { s[1].replica_prefix = 31; }), HasSubstr("run past the end of 192.168.1.32/31"));
+    EXPECT_THAT(error([](auto& s) { s[1].address = ipv4(192, 168, 1, 63); }),
+                HasSubstr("address 192.168.1.63 is the broadcast address of 192.168.1.32/27"));
+    EXPECT_THAT(error([](auto& s) { s[1].address = ipv4(192, 168, 1, 35); }),
+                HasSubstr("address 192.168.1.35 is one of the replica addresses"));
+    EXPECT_THAT(error([](auto& s) { s[1].template_vm = 1; }),
+                HasSubstr("template \"worker-1.b_x\" must have exactly one NIC, not 2"));
+    EXPECT_THAT(error([](auto& s) { s[1].network = kLan; }),
+                HasSubstr("template \"t\"'s NIC is on network index 1, not the service's network index 0"));
 }
 
 }  // namespace

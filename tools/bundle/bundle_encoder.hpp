@@ -38,6 +38,27 @@ struct VmEntry {
     std::vector<NicSpec> nics;    // NicSpec::network indexes the bundle's networks
     std::vector<DiskSpec> disks;  // in guest order: vda, vdb, ...
     bool start_at_boot{true};     // false: a template for the management API only
+    bool best_effort{false};      // the autoscaler may lower its cap to make room for service replicas
+};
+
+// One service to put in a bundle (docs/services.md): the fields of a
+// ServiceSpec, with the name owned. Defaults are the config's.
+struct ServiceEntry {
+    std::string name;
+    std::uint32_t template_vm{0};  // index into the bundle's VMs
+    std::uint32_t network{0};      // index into the bundle's networks
+    std::uint32_t address{0};      // IPv4, host order (10.0.2.50 = 0x0a000232)
+    std::uint16_t port{0};
+    std::uint32_t first_replica_address{0};
+    std::uint8_t replica_prefix{0};
+    std::uint8_t percentile{0};
+    std::uint32_t objective_us{0};
+    std::uint16_t window_s{0};
+    std::uint8_t min_replicas{0};
+    std::uint8_t max_replicas{0};
+    std::uint32_t scale_up_window_ms{bundle_format::service_limits::kDefaultScaleUpWindowMs};
+    std::uint32_t scale_down_window_ms{bundle_format::service_limits::kDefaultScaleDownWindowMs};
+    std::uint32_t drain_grace_ms{bundle_format::service_limits::kDefaultDrainGraceMs};
 };
 
 using Mac = std::array<std::uint8_t, 6>;
@@ -61,6 +82,16 @@ using Mac = std::array<std::uint8_t, 6>;
 
 [[nodiscard]] inline bool is_valid_network_name(std::string_view name) {
     return name.size() < bundle_format::kNetworkNameFieldSize && bundle_format::is_valid_name(name);
+}
+
+[[nodiscard]] inline bool is_valid_service_name(std::string_view name) {
+    return name.size() < bundle_format::kServiceNameFieldSize && bundle_format::is_valid_name(name);
+}
+
+// "10.0.2.50" for 0x0a000232.
+[[nodiscard]] inline std::string format_ipv4(std::uint32_t address) {
+    return std::to_string(address >> 24) + '.' + std::to_string((address >> 16) & 0xFF) + '.' +
+           std::to_string((address >> 8) & 0xFF) + '.' + std::to_string(address & 0xFF);
 }
 
 namespace encoder_detail {
@@ -141,6 +172,82 @@ namespace encoder_detail {
     return encoder_detail::devices_problem(vm, network_count);
 }
 
+// Why `service` cannot be encoded as a valid service record of a bundle with
+// `vms` and `network_count` networks, or nullopt: the parser's per-service
+// rules except the name's uniqueness (encode_bundle()'s to find).
+[[nodiscard]] inline std::optional<std::string> service_problem(const ServiceEntry& service,
+                                                                std::span<const VmEntry> vms,
+                                                                std::size_t network_count) {
+    namespace limit = bundle_format::service_limits;
+    if (!is_valid_service_name(service.name))
+        return "name \"" + service.name + "\" is not 1-15 characters from [A-Za-z0-9._-]";
+    if (service.template_vm >= vms.size())
+        return "template VM index " + std::to_string(service.template_vm) + " is not one of the bundle's " +
+               std::to_string(vms.size()) + " VMs";
+    if (service.network >= network_count)
+        return "network index " + std::to_string(service.network) + " is not one of the bundle's " +
+               std::to_string(network_count) + " networks";
+    if (service.port == 0) return std::string{"port is 0"};
+    struct Range {
+        std::string_view what;
+        std::uint64_t value, min, max;
+        std::string_view unit;
+    };
+    const std::array<Range, 8> ranges{{
+        {"replica prefix", service.replica_prefix, limit::kMinReplicaPrefix, limit::kMaxReplicaPrefix, ""},
+        {"percentile", service.percentile, limit::kMinPercentile, limit::kMaxPercentile, ""},
+        {"objective latency", service.objective_us, limit::kMinObjectiveUs, limit::kMaxObjectiveUs, " us"},
+        {"objective window", service.window_s, limit::kMinWindowS, limit::kMaxWindowS, " s"},
+        {"max_replicas", service.max_replicas, limit::kMinMaxReplicas, limit::kMaxReplicas, ""},
+        {"scale-up window", service.scale_up_window_ms, limit::kMinScaleUpWindowMs, limit::kMaxScaleUpWindowMs,
+         " ms"},
+        {"scale-down window", service.scale_down_window_ms, limit::kMinScaleDownWindowMs,
+         limit::kMaxScaleDownWindowMs, " ms"},
+        {"drain grace", service.drain_grace_ms, limit::kMinDrainGraceMs, limit::kMaxDrainGraceMs, " ms"},
+    }};
+    for (const Range& range : ranges)
+        if (range.value < range.min || range.value > range.max)
+            return std::string{range.what} + " is " + std::to_string(range.value) + std::string{range.unit} +
+                   "; it must be " + std::to_string(range.min) + "-" + std::to_string(range.max) +
+                   std::string{range.unit};
+    if (service.min_replicas > service.max_replicas)
+        return "min_replicas " + std::to_string(service.min_replicas) + " is more than max_replicas " +
+               std::to_string(service.max_replicas);
+
+    const std::uint64_t host_mask = (std::uint64_t{1} << (32u - service.replica_prefix)) - 1;
+    const std::uint64_t first = service.first_replica_address;
+    const std::uint64_t network = first & ~host_mask;
+    const std::uint64_t broadcast = network | host_mask;
+    const std::uint64_t last = first + service.max_replicas - 1;
+    const bool has_network_and_broadcast = service.replica_prefix <= 30;
+    const std::string prefix = "/" + std::to_string(service.replica_prefix);
+    const std::string replicas = "replica addresses " + format_ipv4(service.first_replica_address) + "-" +
+                                 (last > 0xFFFF'FFFFu ? std::string{"(past 255.255.255.255)"}
+                                                      : format_ipv4(static_cast<std::uint32_t>(last)));
+    if (has_network_and_broadcast && first == network)
+        return replicas + " include the network address " + format_ipv4(static_cast<std::uint32_t>(network)) +
+               prefix;
+    if (has_network_and_broadcast && last >= broadcast)
+        return replicas + " include the broadcast address " + format_ipv4(static_cast<std::uint32_t>(broadcast)) +
+               prefix;
+    if (last > broadcast)
+        return replicas + " run past the end of " + format_ipv4(static_cast<std::uint32_t>(network)) + prefix;
+    if (has_network_and_broadcast && (service.address == network || service.address == broadcast))
+        return "address " + format_ipv4(service.address) + " is the " +
+               (service.address == network ? "network" : "broadcast") + " address of " +
+               format_ipv4(static_cast<std::uint32_t>(network)) + prefix;
+    if (service.address >= first && service.address <= last)
+        return "address " + format_ipv4(service.address) + " is one of the " + replicas;
+
+    const VmEntry& vm = vms[service.template_vm];
+    if (vm.nics.size() != 1)
+        return "template \"" + vm.name + "\" must have exactly one NIC, not " + std::to_string(vm.nics.size());
+    if (vm.nics[0].network != service.network)
+        return "template \"" + vm.name + "\"'s NIC is on network index " + std::to_string(vm.nics[0].network) +
+               ", not the service's network index " + std::to_string(service.network);
+    return std::nullopt;
+}
+
 template <typename T>
 void store_le(std::span<std::byte> out, std::size_t offset, T value) {
     if (offset > out.size() || out.size() - offset < sizeof(T)) throw std::out_of_range{"store_le past the end"};
@@ -184,7 +291,9 @@ inline void write_record(std::span<std::byte> record, const VmEntry& vm, Placeme
     store_le(record, field::kVcpuCount, vm.vcpu_count);
     store_le(record, field::kWeight, vm.weight);
     store_le(record, field::kCapPercent, vm.cap_percent);
-    store_le(record, field::kFlags, vm.start_at_boot ? std::uint32_t{0} : bundle_format::kVmFlagTemplateOnly);
+    store_le(record, field::kFlags,
+             (vm.start_at_boot ? std::uint32_t{0} : bundle_format::kVmFlagTemplateOnly) |
+                 (vm.best_effort ? bundle_format::kVmFlagBestEffort : std::uint32_t{0}));
     store_le(record, field::kPinnedCpuMask, vm.pinned_cpu_mask);
     store_le(record, field::kKernelOffset, kernel.offset);
     store_le(record, field::kKernelSize, kernel.size);
@@ -212,11 +321,31 @@ inline void write_disk(std::span<std::byte> record, std::uint32_t vm_index, cons
     store_le(record, field::kSize, disk.size_bytes);
 }
 
+inline void write_service(std::span<std::byte> record, const ServiceEntry& service) {
+    namespace field = bundle_format::service_record;
+    write_text(record.subspan(field::kName), service.name);
+    store_le(record, field::kTemplateVm, service.template_vm);
+    store_le(record, field::kNetwork, service.network);
+    store_le(record, field::kAddress, service.address);
+    store_le(record, field::kPort, service.port);
+    store_le(record, field::kReplicaPrefix, service.replica_prefix);
+    store_le(record, field::kPercentile, service.percentile);
+    store_le(record, field::kFirstReplicaAddress, service.first_replica_address);
+    store_le(record, field::kObjectiveUs, service.objective_us);
+    store_le(record, field::kWindowS, service.window_s);
+    store_le(record, field::kMinReplicas, service.min_replicas);
+    store_le(record, field::kMaxReplicas, service.max_replicas);
+    store_le(record, field::kScaleUpWindowMs, service.scale_up_window_ms);
+    store_le(record, field::kScaleDownWindowMs, service.scale_down_window_ms);
+    store_le(record, field::kDrainGraceMs, service.drain_grace_ms);
+}
+
 struct HeaderCounts {
     std::uint32_t vm_count{0};
     std::uint32_t network_count{0};
     std::uint32_t device_count{0};
     std::uint32_t uplink_network{0};  // as stored: 0 = none, else 1 + index
+    std::uint32_t service_count{0};
 };
 
 inline void write_header(std::span<std::byte> out, const HeaderCounts& counts, std::uint64_t total_size) {
@@ -232,6 +361,7 @@ inline void write_header(std::span<std::byte> out, const HeaderCounts& counts, s
     store_le(out, wire::header::kNetworkCount, counts.network_count);
     store_le(out, wire::header::kDeviceCount, counts.device_count);
     store_le(out, wire::header::kUplinkNetwork, counts.uplink_network);
+    store_le(out, wire::header::kServiceCount, counts.service_count);
 }
 
 inline void check_networks(std::span<const std::string> networks, std::optional<std::uint32_t> uplink) {
@@ -274,16 +404,36 @@ inline void check_conflicts(std::span<const VmEntry> vms, std::size_t i) {
     }
 }
 
+inline void check_services(std::span<const ServiceEntry> services, std::span<const VmEntry> vms,
+                           std::size_t network_count) {
+    namespace wire = bundle_format;
+    if (services.size() > wire::kMaxServiceCount)
+        throw std::invalid_argument{"a bundle holds at most " + std::to_string(wire::kMaxServiceCount) +
+                                    " services, not " + std::to_string(services.size())};
+    for (std::size_t i = 0; i < services.size(); ++i) {
+        const std::string where = "services[" + std::to_string(i) + "]: ";
+        if (auto problem = service_problem(services[i], vms, network_count))
+            throw std::invalid_argument{where + *problem};
+        for (std::size_t earlier = 0; earlier < i; ++earlier)
+            if (services[earlier].name == services[i].name)
+                throw std::invalid_argument{where + "name \"" + services[i].name + "\" is already used by services[" +
+                                            std::to_string(earlier) + "]"};
+    }
+}
+
 }  // namespace encoder_detail
 
 // Lays out header, VM table (right after the header), network table, device
-// table (each VM's NICs then disks, in VM order) and payloads (each on a
-// 4096-byte boundary, in VM order: kernel, initrd, cmdline). `uplink_network`
-// indexes `networks`. Throws std::invalid_argument naming the VM (or network)
-// if anything would make the parser refuse a VM or the bundle.
+// table (each VM's NICs then disks, in VM order), service table and payloads
+// (each on a 4096-byte boundary, in VM order: kernel, initrd, cmdline).
+// `uplink_network` indexes `networks`. Throws std::invalid_argument naming the
+// VM, network or service if anything would make the parser refuse a VM, a
+// service or the bundle. Without services the bundle is what it was before
+// services existed.
 [[nodiscard]] inline std::vector<std::byte> encode_bundle(std::span<const VmEntry> vms,
                                                          std::span<const std::string> networks = {},
-                                                         std::optional<std::uint32_t> uplink_network = std::nullopt) {
+                                                         std::optional<std::uint32_t> uplink_network = std::nullopt,
+                                                         std::span<const ServiceEntry> services = {}) {
     namespace wire = bundle_format;
     using namespace encoder_detail;
     if (vms.size() > wire::kMaxVmCount)
@@ -300,16 +450,19 @@ inline void check_conflicts(std::span<const VmEntry> vms, std::size_t i) {
     if (device_count > wire::kMaxDeviceCount)
         throw std::invalid_argument{"a bundle holds at most " + std::to_string(wire::kMaxDeviceCount) +
                                     " devices (NICs and disks), not " + std::to_string(device_count)};
+    check_services(services, vms, networks.size());
 
     const HeaderCounts counts{
         .vm_count = static_cast<std::uint32_t>(vms.size()),
         .network_count = static_cast<std::uint32_t>(networks.size()),
         .device_count = static_cast<std::uint32_t>(device_count),
         .uplink_network = uplink_network ? *uplink_network + 1 : 0,
+        .service_count = static_cast<std::uint32_t>(services.size()),
     };
     const std::size_t network_table = wire::kHeaderSize + std::size_t{counts.vm_count} * wire::kVmRecordSize;
     const std::size_t device_table = network_table + std::size_t{counts.network_count} * wire::kNetworkRecordSize;
-    std::vector<std::byte> out(device_table + device_count * wire::kDeviceRecordSize);
+    const std::size_t service_table = device_table + device_count * wire::kDeviceRecordSize;
+    std::vector<std::byte> out(service_table + services.size() * wire::kServiceRecordSize);
 
     std::vector<Placement> placements;  // kernel, initrd, cmdline per VM
     for (const VmEntry& vm : vms) {
@@ -333,8 +486,20 @@ inline void check_conflicts(std::span<const VmEntry> vms, std::size_t i) {
         for (const NicSpec& nic : vms[i].nics) write_nic(next_device(), vm_index, nic);
         for (const DiskSpec& disk : vms[i].disks) write_disk(next_device(), vm_index, disk);
     }
+    for (std::size_t i = 0; i < services.size(); ++i)
+        write_service(bytes.subspan(service_table + i * wire::kServiceRecordSize, wire::kServiceRecordSize),
+                      services[i]);
     write_header(out, counts, out.size());
     seal(out);
+    // service_problem() mirrors the parser's rules; should the two ever
+    // disagree, fail here rather than ship a service Lamina refuses.
+    if (!services.empty()) {
+        const auto parsed = BootBundle::parse(out);
+        if (!parsed) throw std::logic_error{std::string{"encoded bundle is refused: "} + parsed.error().message};
+        for (std::uint32_t i = 0; i < parsed->service_count(); ++i)
+            if (const auto service = parsed->service(i); !service)
+                throw std::logic_error{"services[" + std::to_string(i) + "] is refused: " + service.error().message};
+    }
     return out;
 }
 

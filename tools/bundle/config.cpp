@@ -22,10 +22,15 @@ namespace {
 using nlohmann::json;
 namespace fs = std::filesystem;
 
-constexpr std::array<std::string_view, 3> kTopLevelKeys{"vms", "networks", "uplink"};
-constexpr std::array<std::string_view, 12> kVmKeys{"name",        "memory_mib", "vcpus",  "kernel",
+constexpr std::array<std::string_view, 4> kTopLevelKeys{"vms", "networks", "uplink", "services"};
+constexpr std::array<std::string_view, 13> kVmKeys{"name",        "memory_mib", "vcpus",  "kernel",
                                                    "initrd",      "cmdline",    "weight", "cap_percent",
-                                                   "pinned_cpus", "nics",       "disks",  "start"};
+                                                   "pinned_cpus", "nics",       "disks",  "start",
+                                                   "best_effort"};
+constexpr std::array<std::string_view, 11> kServiceKeys{
+    "name",         "template",     "network",           "address",             "replica_addresses", "objective",
+    "min_replicas", "max_replicas", "scale_up_window_s", "scale_down_window_s", "drain_grace_s"};
+constexpr std::array<std::string_view, 3> kObjectiveKeys{"percentile", "latency_ms", "window_s"};
 constexpr std::array<std::string_view, 1> kUplinkKeys{"network"};
 constexpr std::array<std::string_view, 2> kNicKeys{"network", "mac"};
 constexpr std::array<std::string_view, 3> kDiskKeys{"ram_mib", "board_disk", "read_only"};
@@ -298,6 +303,7 @@ void collect_warnings(const VmEntry& vm, std::uint64_t memory_mib, std::string_v
     vm.weight = static_cast<std::uint32_t>(unsigned_field(object, "weight", kU32Max, where).value_or(0));
     vm.cap_percent = static_cast<std::uint32_t>(unsigned_field(object, "cap_percent", kU32Max, where).value_or(0));
     vm.start_at_boot = bool_field(object, "start", where).value_or(true);
+    vm.best_effort = bool_field(object, "best_effort", where).value_or(false);
     vm.pinned_cpu_mask = pinned_cpu_mask(object, where);
     vm.cmdline = string_field(object, "cmdline", where).value_or("");
 
@@ -317,6 +323,182 @@ void collect_warnings(const VmEntry& vm, std::uint64_t memory_mib, std::string_v
         throw ToolError{fmt::format("{}: {}", where, *problem)};
     collect_warnings(vm, memory_mib, where, warnings);
     return vm;
+}
+
+// ---------------------------------------------------------------- services
+
+// An optional integer in [min, max].
+[[nodiscard]] std::optional<std::uint64_t> ranged_field(const json& object, std::string_view key, std::uint64_t min,
+                                                        std::uint64_t max, std::string_view where) {
+    const auto found = object.find(key);
+    if (found == object.end()) return std::nullopt;
+    if (!found->is_number_unsigned())
+        throw ToolError{fmt::format("{}: \"{}\" must be an integer from {} to {}, not {}", where, key, min, max,
+                                    found->dump())};
+    const auto value = found->get<std::uint64_t>();
+    if (value < min || value > max)
+        throw ToolError{fmt::format("{}: \"{}\" is {}; it must be {} to {}", where, key, value, min, max)};
+    return value;
+}
+
+// A decimal number of 1 to `max_digits` digits, without sign or leading zeros.
+[[nodiscard]] std::optional<std::uint32_t> parse_decimal(std::string_view text, std::size_t max_digits) {
+    if (text.empty() || text.size() > max_digits || (text.size() > 1 && text[0] == '0')) return std::nullopt;
+    std::uint32_t value = 0;
+    for (const char c : text) {
+        if (c < '0' || c > '9') return std::nullopt;
+        value = value * 10 + static_cast<std::uint32_t>(c - '0');
+    }
+    return value;
+}
+
+// "10.0.2.50" as 0x0a000232.
+[[nodiscard]] std::optional<std::uint32_t> parse_ipv4(std::string_view text) {
+    std::uint32_t address = 0;
+    for (int octet = 0; octet < 4; ++octet) {
+        const std::size_t dot = octet < 3 ? text.find('.') : text.size();
+        if (dot == std::string_view::npos) return std::nullopt;
+        const auto value = parse_decimal(text.substr(0, dot), 3);
+        if (!value || *value > 255) return std::nullopt;
+        address = address << 8 | *value;
+        text.remove_prefix(dot == text.size() ? dot : dot + 1);
+    }
+    return address;
+}
+
+// "A.B.C.D" then `separator` then a decimal number of at most `max_digits` digits.
+[[nodiscard]] std::optional<std::pair<std::uint32_t, std::uint32_t>> parse_ipv4_and_number(std::string_view text,
+                                                                                          char separator,
+                                                                                          std::size_t max_digits) {
+    const std::size_t at = text.find(separator);
+    if (at == std::string_view::npos) return std::nullopt;
+    const auto address = parse_ipv4(text.substr(0, at));
+    const auto number = parse_decimal(text.substr(at + 1), max_digits);
+    if (!address || !number) return std::nullopt;
+    return std::pair{*address, *number};
+}
+
+// The index of the VM named `name`.
+[[nodiscard]] std::uint32_t template_index(const std::vector<VmEntry>& vms, const std::string& name,
+                                           std::string_view where) {
+    const auto found = std::find_if(vms.begin(), vms.end(), [&](const VmEntry& vm) { return vm.name == name; });
+    if (found == vms.end()) throw ToolError{fmt::format("{}: template \"{}\" is not a VM in \"vms\"", where, name)};
+    return static_cast<std::uint32_t>(found - vms.begin());
+}
+
+void load_objective(const json& object, ServiceEntry& service, std::string_view service_where) {
+    namespace limit = bundle_format::service_limits;
+    const std::string where = fmt::format("{}: objective", service_where);
+    const auto found = object.find("objective");
+    if (found == object.end()) throw ToolError{fmt::format("{}: \"objective\" is required", service_where)};
+    if (!found->is_object())
+        throw ToolError{fmt::format(
+            "{}: must be an object such as {{\"percentile\": 95, \"latency_ms\": 50, \"window_s\": 5}}, not {}",
+            where, found->dump())};
+    reject_unknown_keys(*found, kObjectiveKeys, where);
+    service.percentile = static_cast<std::uint8_t>(required(
+        ranged_field(*found, "percentile", limit::kMinPercentile, limit::kMaxPercentile, where), "percentile", where));
+    service.objective_us =
+        static_cast<std::uint32_t>(required(ranged_field(*found, "latency_ms", limit::kMinObjectiveUs / 1000,
+                                                         limit::kMaxObjectiveUs / 1000, where),
+                                            "latency_ms", where) *
+                                   1000);
+    service.window_s = static_cast<std::uint16_t>(
+        required(ranged_field(*found, "window_s", limit::kMinWindowS, limit::kMaxWindowS, where), "window_s", where));
+}
+
+// A whole number of seconds, stored in milliseconds.
+[[nodiscard]] std::uint32_t seconds_field(const json& object, std::string_view key, std::uint32_t min_ms,
+                                          std::uint32_t max_ms, std::uint32_t default_ms, std::string_view where) {
+    const auto seconds = ranged_field(object, key, min_ms / 1000, max_ms / 1000, where);
+    return seconds ? static_cast<std::uint32_t>(*seconds * 1000) : default_ms;
+}
+
+[[nodiscard]] ServiceEntry load_service(const json& object, std::size_t index, const std::vector<VmEntry>& vms,
+                                        const std::vector<std::string>& networks,
+                                        const std::vector<ServiceEntry>& earlier_services) {
+    namespace limit = bundle_format::service_limits;
+    std::string where = fmt::format("services[{}]", index);
+    require_object(object, where);
+    ServiceEntry service;
+    service.name = required(string_field(object, "name", where), "name", where);
+    where = fmt::format("services[{}] (\"{}\")", index, service.name);
+    reject_unknown_keys(object, kServiceKeys, where);
+    if (!is_valid_service_name(service.name))
+        throw ToolError{fmt::format("{}: name \"{}\" is not 1-15 characters from [A-Za-z0-9._-]", where, service.name)};
+    for (std::size_t earlier = 0; earlier < earlier_services.size(); ++earlier)
+        if (earlier_services[earlier].name == service.name)
+            throw ToolError{
+                fmt::format("{}: name \"{}\" is already used by services[{}]", where, service.name, earlier)};
+
+    const std::string template_name = required(string_field(object, "template", where), "template", where);
+    service.template_vm = template_index(vms, template_name, where);
+    const std::string network_name = required(string_field(object, "network", where), "network", where);
+    service.network = network_index(networks, network_name, where);
+    const VmEntry& template_vm = vms[service.template_vm];
+    if (template_vm.nics.size() != 1)
+        throw ToolError{fmt::format("{}: template \"{}\" must have exactly one NIC (on network \"{}\"), not {}", where,
+                                    template_name, network_name, template_vm.nics.size())};
+    if (template_vm.nics[0].network != service.network)
+        throw ToolError{
+            fmt::format("{}: template \"{}\" has its NIC on network \"{}\", not on the service's network \"{}\"",
+                        where, template_name, networks[template_vm.nics[0].network], network_name)};
+
+    const std::string address = required(string_field(object, "address", where), "address", where);
+    const auto service_address = parse_ipv4_and_number(address, ':', 5);
+    if (!service_address || service_address->second > 65535)
+        throw ToolError{fmt::format(
+            "{}: \"address\" \"{}\" is not an IPv4 address and TCP port like \"10.0.2.50:80\"", where, address)};
+    if (service_address->second == 0) throw ToolError{fmt::format("{}: \"address\" \"{}\" has port 0", where, address)};
+    service.address = service_address->first;
+    service.port = static_cast<std::uint16_t>(service_address->second);
+
+    const std::string replicas =
+        required(string_field(object, "replica_addresses", where), "replica_addresses", where);
+    const auto replica_addresses = parse_ipv4_and_number(replicas, '/', 2);
+    if (!replica_addresses)
+        throw ToolError{fmt::format(
+            "{}: \"replica_addresses\" \"{}\" is not an IPv4 address and prefix like \"10.0.2.100/24\"", where,
+            replicas)};
+    if (replica_addresses->second < limit::kMinReplicaPrefix || replica_addresses->second > limit::kMaxReplicaPrefix)
+        throw ToolError{fmt::format("{}: \"replica_addresses\" \"{}\" has prefix /{}; it must be /{} to /{}", where,
+                                    replicas, replica_addresses->second, limit::kMinReplicaPrefix,
+                                    limit::kMaxReplicaPrefix)};
+    service.first_replica_address = replica_addresses->first;
+    service.replica_prefix = static_cast<std::uint8_t>(replica_addresses->second);
+
+    load_objective(object, service, where);
+    service.max_replicas = static_cast<std::uint8_t>(
+        required(ranged_field(object, "max_replicas", limit::kMinMaxReplicas, limit::kMaxReplicas, where),
+                 "max_replicas", where));
+    service.min_replicas = static_cast<std::uint8_t>(
+        required(ranged_field(object, "min_replicas", 0, limit::kMaxReplicas, where), "min_replicas", where));
+    if (service.min_replicas > service.max_replicas)
+        throw ToolError{fmt::format("{}: \"min_replicas\" {} is more than \"max_replicas\" {}", where,
+                                    service.min_replicas, service.max_replicas)};
+    service.scale_up_window_ms = seconds_field(object, "scale_up_window_s", limit::kMinScaleUpWindowMs,
+                                               limit::kMaxScaleUpWindowMs, limit::kDefaultScaleUpWindowMs, where);
+    service.scale_down_window_ms =
+        seconds_field(object, "scale_down_window_s", limit::kMinScaleDownWindowMs, limit::kMaxScaleDownWindowMs,
+                      limit::kDefaultScaleDownWindowMs, where);
+    service.drain_grace_ms = seconds_field(object, "drain_grace_s", limit::kMinDrainGraceMs, limit::kMaxDrainGraceMs,
+                                           limit::kDefaultDrainGraceMs, where);
+
+    // What is left: the addresses against the replicas' prefix.
+    if (const auto problem = service_problem(service, vms, networks.size()))
+        throw ToolError{fmt::format("{}: {}", where, *problem)};
+    return service;
+}
+
+[[nodiscard]] std::vector<ServiceEntry> load_services(const json& root, const std::vector<VmEntry>& vms,
+                                                      const std::vector<std::string>& networks) {
+    const json& list = array_field(root, "services", "config");
+    if (list.size() > bundle_format::kMaxServiceCount)
+        throw ToolError{fmt::format("config: {} services; a bundle holds at most {}", list.size(),
+                                    bundle_format::kMaxServiceCount)};
+    std::vector<ServiceEntry> services;
+    for (std::size_t i = 0; i < list.size(); ++i) services.push_back(load_service(list[i], i, vms, networks, services));
+    return services;
 }
 
 [[nodiscard]] json parse_json(const fs::path& file) {
@@ -349,6 +531,7 @@ LoadedConfig load_config(const ConfigSource& source) {
     // encode_bundle(), which refuses them.
     for (std::size_t i = 0; i < vms->size(); ++i)
         config.vms.push_back(load_vm((*vms)[i], i, locator, config.networks, config.warnings));
+    config.services = load_services(root, config.vms, config.networks);
     if (config.vms.empty()) config.warnings.emplace_back("config: \"vms\" is empty; Lamina will have nothing to start");
     return config;
 }

@@ -23,6 +23,7 @@ struct LoadedConfig {
     std::vector<VmEntry> vms;
     std::vector<std::string> networks;            // the switch networks, by index
     std::optional<std::uint32_t> uplink_network;  // index into networks
+    std::vector<ServiceEntry> services;           // templates and networks indexed as above
     // Values Lamina will probably refuse (0 vCPUs, huge RAM): allowed so tests
     // can exercise Lamina's own checks, but worth telling the user about.
     std::vector<std::string> warnings;
@@ -31,7 +32,8 @@ struct LoadedConfig {
 // Reads the config and every file it names. Throws ToolError on anything
 // that makes the bundle unbuildable (bad JSON, unknown key, wrong type,
 // missing file, invalid name, over-long command line, undeclared network,
-// malformed MAC, bad disk size, ...). Conflicts between VMs (repeated names
+// malformed MAC, bad disk size, a service setting out of range or a template
+// without exactly one NIC on the service's network, ...). Conflicts between VMs (repeated names
 // or MACs, overlapping disk slices) are left to encode_bundle().
 [[nodiscard]] LoadedConfig load_config(const ConfigSource& source);
 

@@ -99,21 +99,61 @@ struct Described {
     Result<VmImageSpec> vm;
 };
 
+struct DescribedService {
+    std::uint32_t index;
+    Result<ServiceSpec> service;
+};
+
+[[nodiscard]] std::vector<DescribedService> describe_services(const BootBundle& bundle) {
+    std::vector<DescribedService> services;
+    for (std::uint32_t i = 0; i < bundle.service_count(); ++i) services.push_back({i, bundle.service(i)});
+    return services;
+}
+
+// Milliseconds as seconds: "2 s", "2.5 s".
+[[nodiscard]] std::string seconds(std::uint32_t ms) {
+    return ms % 1000 == 0 ? fmt::format("{} s", ms / 1000) : fmt::format("{:.3f} s", ms / 1000.0);
+}
+
+// Microseconds as milliseconds: "50 ms", "12.345 ms".
+[[nodiscard]] std::string milliseconds(std::uint32_t us) {
+    return us % 1000 == 0 ? fmt::format("{} ms", us / 1000) : fmt::format("{:.3f} ms", us / 1000.0);
+}
+
+// A service's template VM by name (the parser proved it is a valid VM).
+[[nodiscard]] std::string template_name(const BootBundle& bundle, const ServiceSpec& service) {
+    const auto vm = bundle.vm(service.template_vm);
+    return vm ? std::string{vm->name} : fmt::format("#{}", service.template_vm);
+}
+
+void print_services(const BootBundle& bundle, const std::vector<DescribedService>& services, std::ostream& out) {
+    if (services.empty()) return;
+    fmt::print(out, "services:\n");
+    for (const auto& [index, service] : services) {
+        if (!service) {
+            fmt::print(out, "{:>2}  invalid service: {}\n", index, service.error().message);
+            continue;
+        }
+        const std::uint32_t last = service->first_replica_address + service->max_replicas - 1;
+        fmt::print(out, "{:>2}  {}  template {}  network {}  address {}:{}  replicas {}-{}/{}  min {}  max {}\n",
+                   index, service->name, template_name(bundle, *service), bundle.network_name(service->network),
+                   format_ipv4(service->address), service->port, format_ipv4(service->first_replica_address),
+                   format_ipv4(last), service->replica_prefix, service->min_replicas, service->max_replicas);
+        fmt::print(out, "      objective p{} <= {} over {} s  scale up after {}  down after {}  drain grace {}\n",
+                   service->percentile, milliseconds(service->objective_us), service->window_s,
+                   seconds(service->scale_up_window_ms), seconds(service->scale_down_window_ms),
+                   seconds(service->drain_grace_ms));
+    }
+}
+
 [[nodiscard]] std::vector<Described> describe_records(const BootBundle& bundle) {
     std::vector<Described> records;
     for (std::uint32_t i = 0; i < bundle.vm_count(); ++i) records.push_back({i, bundle.vm(i)});
     return records;
 }
 
-void print_table(const BootBundle& bundle, std::uint64_t file_size, const std::vector<Described>& records,
-                 std::ostream& out) {
-    fmt::print(out, "boot bundle v{}: {} VM(s), {} network(s), {} bytes", bundle_format::kVersion, bundle.vm_count(),
-               bundle.network_count(), bundle.total_size());
-    if (file_size != bundle.total_size())
-        fmt::print(out, " (file has {} more bytes, ignored)", file_size - bundle.total_size());
-    fmt::print(out, "\n{}\n", networks_line(bundle));
+void print_vms(const BootBundle& bundle, const std::vector<Described>& records, std::ostream& out) {
     if (records.empty()) return;
-
     std::size_t name_width = 4;  // "NAME"
     for (const auto& record : records)
         if (record.vm) name_width = std::max(name_width, record.vm->name.size());
@@ -133,8 +173,23 @@ void print_table(const BootBundle& bundle, std::uint64_t file_size, const std::v
                    human_size(vm->kernel.size()), vm->initrd.empty() ? std::string{"-"} : human_size(vm->initrd.size()),
                    printable(vm->cmdline));
         if (!vm->start_at_boot) fmt::print(out, "    template only: not started at boot\n");
+        if (vm->best_effort)
+            fmt::print(out, "    best effort: its cap may be lowered to make room for service replicas\n");
         print_devices(bundle, *vm, out);
     }
+}
+
+void print_table(const BootBundle& bundle, std::uint64_t file_size, const std::vector<Described>& records,
+                 const std::vector<DescribedService>& services, std::ostream& out) {
+    fmt::print(out, "boot bundle v{}: {} VM(s), {} network(s), ", bundle_format::kVersion, bundle.vm_count(),
+               bundle.network_count());
+    if (bundle.service_count() != 0) fmt::print(out, "{} service(s), ", bundle.service_count());
+    fmt::print(out, "{} bytes", bundle.total_size());
+    if (file_size != bundle.total_size())
+        fmt::print(out, " (file has {} more bytes, ignored)", file_size - bundle.total_size());
+    fmt::print(out, "\n{}\n", networks_line(bundle));
+    print_vms(bundle, records, out);
+    print_services(bundle, services, out);
 }
 
 void add_devices_json(const BootBundle& bundle, const VmImageSpec& vm, json& record) {
@@ -164,6 +219,7 @@ void add_devices_json(const BootBundle& bundle, const VmImageSpec& vm, json& rec
             {"weight", vm->weight},
             {"cap_percent", vm->cap_percent},
             {"start_at_boot", vm->start_at_boot},
+            {"best_effort", vm->best_effort},
             {"pinned_cpu_mask", vm->pinned_cpu_mask},
             {"pinned_cpus", cpus_in_mask(vm->pinned_cpu_mask)},
             {"kernel_size", vm->kernel.size()},
@@ -171,6 +227,29 @@ void add_devices_json(const BootBundle& bundle, const VmImageSpec& vm, json& rec
             {"cmdline", std::string{vm->cmdline}}};
     add_devices_json(bundle, *vm, record);
     return record;
+}
+
+[[nodiscard]] json service_json(const BootBundle& bundle, std::uint32_t index, const Result<ServiceSpec>& service) {
+    if (!service) return {{"index", index}, {"valid", false}, {"error", service.error().message}};
+    return {{"index", index},
+            {"valid", true},
+            {"name", std::string{service->name}},
+            {"template", template_name(bundle, *service)},
+            {"template_index", service->template_vm},
+            {"network", std::string{bundle.network_name(service->network)}},
+            {"network_index", service->network},
+            {"address", format_ipv4(service->address)},
+            {"port", service->port},
+            {"first_replica_address", format_ipv4(service->first_replica_address)},
+            {"replica_prefix", service->replica_prefix},
+            {"objective", {{"percentile", service->percentile},
+                           {"latency_us", service->objective_us},
+                           {"window_s", service->window_s}}},
+            {"min_replicas", service->min_replicas},
+            {"max_replicas", service->max_replicas},
+            {"scale_up_window_ms", service->scale_up_window_ms},
+            {"scale_down_window_ms", service->scale_down_window_ms},
+            {"drain_grace_ms", service->drain_grace_ms}};
 }
 
 void print_json(const json& document, std::ostream& out) {
@@ -193,15 +272,19 @@ bool describe_bundle(const std::filesystem::path& file, DescribeFormat format, s
     }
 
     const std::vector<Described> records = describe_records(*bundle);
+    const std::vector<DescribedService> services = describe_services(*bundle);
     bool all_valid = true;
     for (const auto& record : records) all_valid = all_valid && record.vm.ok();
+    for (const auto& described : services) all_valid = all_valid && described.service.ok();
 
     if (format == DescribeFormat::kTable) {
-        print_table(*bundle, bytes.size(), records, out);
+        print_table(*bundle, bytes.size(), records, services, out);
         return all_valid;
     }
     json vms = json::array();
     for (const auto& [index, vm] : records) vms.push_back(record_json(*bundle, index, vm));
+    json service_list = json::array();
+    for (const auto& [index, service] : services) service_list.push_back(service_json(*bundle, index, service));
     const auto uplink = bundle->uplink_network();
     print_json({{"valid", all_valid},
                 {"version", bundle_format::kVersion},
@@ -210,7 +293,9 @@ bool describe_bundle(const std::filesystem::path& file, DescribeFormat format, s
                 {"vm_count", bundle->vm_count()},
                 {"networks", network_names(*bundle)},
                 {"uplink", uplink ? json(std::string{bundle->network_name(*uplink)}) : json(nullptr)},
-                {"vms", std::move(vms)}},
+                {"vms", std::move(vms)},
+                {"service_count", bundle->service_count()},
+                {"services", std::move(service_list)}},
                out);
     return all_valid;
 }

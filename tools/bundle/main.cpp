@@ -39,7 +39,7 @@ struct DescribeArguments {
 void run_build(const BuildArguments& arguments) {
     const LoadedConfig config = load_config({arguments.config, arguments.search_dirs});
     for (const std::string& warning : config.warnings) fmt::print(stderr, "warning: {}\n", warning);
-    const std::vector<std::byte> bundle = encode_bundle(config.vms, config.networks, config.uplink_network);
+    const std::vector<std::byte> bundle = encode_bundle(config.vms, config.networks, config.uplink_network, config.services);
     write_file_atomically(arguments.output, bundle);
 }
 

@@ -23,6 +23,7 @@
 #include "drivers/gicv3.hpp"
 #include "drivers/pl011.hpp"
 #include "management/server.hpp"
+#include "management/services.hpp"
 
 extern "C" {
 extern char __image_start[], __image_end[];
@@ -168,6 +169,7 @@ void lamina_primary_main(std::uintptr_t device_tree, std::uintptr_t load_address
     log::info("{} of {} CPUs online", online_cpu_count(), g_platform.cpu_count);
     const std::size_t started = start_boot_vms(g_platform.initrd);
     log::info("{} VMs started", started);
+    services::start();
     serve_management();
     take_console_input(g_console, g_platform.uart_interrupt_id);
     console_input::announce();
