@@ -40,7 +40,7 @@ class Board:
     """Lamina on QEMU with a management socket, its console collected by a thread."""
 
     def __init__(self, build_dir: Path, work: Path, vms: dict, memory_mib: int = 1024, log: Path | None = None,
-                 qemu_args: list[str] = ()):
+                 qemu_args: list[str] = (), nic_forwards: list | None = None):
         self.build_dir, self.work = build_dir, work
         self.socket = work / "lamina.sock"
         self.lines: list[str] = []
@@ -52,7 +52,8 @@ class Board:
         bundle = work / "bundle.bin"
         lamina_run.build_bundle(build_dir, config, bundle)
         command = lamina_run.qemu_command(build_dir, bundle=bundle, smp=2, memory_mib=memory_mib,
-                                          interactive=False, management=self.socket, extra_args=list(qemu_args))
+                                          interactive=False, management=self.socket, extra_args=list(qemu_args),
+                                          nic_forwards=nic_forwards)
         print("command:", " ".join(command), flush=True)
         run_scenario._load_libc()
         self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
