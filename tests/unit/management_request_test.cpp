@@ -118,5 +118,74 @@ TEST_F(RequestTest, ErrorsKeepTheIdWhenItWasReadable) {
     EXPECT_EQ(std::string_view{decoded.error.code}, code::kUnknownOp);
 }
 
+// --- Services (docs/services.md) ---------------------------------------------------------------
+
+constexpr const char* kServiceCreate =
+    R"({"op": "service_create", "name": "web", "template": "web-replica", "network": "lan",)"
+    R"( "address": "10.0.2.50:80", "replica_addresses": "10.0.2.100/24",)"
+    R"( "objective": {"percentile": 95, "latency_ms": 50, "window_s": 5}, "min_replicas": 0, "max_replicas": 4})";
+
+TEST_F(RequestTest, ServiceCreateDecodesAddressesAndObjective) {
+    const DecodedRequest decoded = decode(kServiceCreate);
+    ASSERT_TRUE(decoded.request) << decoded.error.message;
+    const ServiceFields& fields = decoded.request->service;
+    EXPECT_EQ(fields.name, "web");
+    EXPECT_EQ(fields.template_name, "web-replica");
+    EXPECT_EQ(fields.network, "lan");
+    EXPECT_EQ(fields.address, 0x0a000232u);
+    EXPECT_EQ(fields.port, 80);
+    EXPECT_EQ(fields.first_replica_address, 0x0a000264u);
+    EXPECT_EQ(fields.replica_prefix, 24);
+    ASSERT_TRUE(fields.objective);
+    EXPECT_EQ(fields.objective->percentile, 95u);
+    EXPECT_EQ(fields.objective->latency_ms, 50u);
+    EXPECT_EQ(fields.objective->window_s, 5u);
+    EXPECT_EQ(fields.min_replicas, 0u);
+    EXPECT_EQ(fields.max_replicas, 4u);
+    EXPECT_FALSE(fields.scale_up_window_s);
+}
+
+TEST_F(RequestTest, ServiceCreateRefusesBadValues) {
+    const std::string base = kServiceCreate;
+    const auto with = [&base](std::string_view from, std::string_view to) {
+        std::string text = base;
+        text.replace(text.find(from), from.size(), to);
+        return text;
+    };
+    expect_error(with("10.0.2.50:80", "10.0.2.50"), code::kInvalidArgument);
+    expect_error(with("10.0.2.50:80", "10.0.2.500:80"), code::kInvalidArgument);
+    expect_error(with("10.0.2.50:80", "10.0.2.50:0"), code::kInvalidArgument);
+    expect_error(with("/24", "/31"), code::kInvalidArgument);
+    expect_error(with("\"percentile\": 95", "\"percentile\": 100"), code::kInvalidArgument);
+    expect_error(with("\"window_s\": 5", "\"window_s\": 16"), code::kInvalidArgument);
+    expect_error(with("\"min_replicas\": 0", "\"min_replicas\": 5"), code::kInvalidArgument);
+    expect_error(with("\"max_replicas\": 4", "\"max_replicas\": 9"), code::kInvalidArgument);
+    expect_error(with("\"name\": \"web\"", "\"name\": \"a-name-of-16-chr\""), code::kInvalidArgument);
+    expect_error(with(", \"window_s\": 5", ""), code::kMalformed);
+    expect_error(with("\"max_replicas\": 4", "\"max_replicas\": 4, \"colour\": 1"), code::kMalformed);
+}
+
+TEST_F(RequestTest, ServiceSetNeedsAChange) {
+    expect_error(R"({"op": "service_set", "service": "web"})", code::kMalformed);
+    const DecodedRequest decoded = decode(R"({"op": "service_set", "service": "web", "max_replicas": 2})");
+    ASSERT_TRUE(decoded.request);
+    EXPECT_EQ(decoded.request->service.max_replicas, 2u);
+}
+
+TEST_F(RequestTest, ScalingLogTakesServiceAndSince) {
+    const DecodedRequest decoded = decode(R"({"op": "scaling_log", "service": "web", "since": 12})");
+    ASSERT_TRUE(decoded.request);
+    EXPECT_EQ(decoded.request->operation, Operation::scaling_log);
+    EXPECT_EQ(decoded.request->service.since, 12u);
+    expect_error(R"({"op": "scaling_log", "since": -1})", code::kInvalidArgument);
+}
+
+TEST_F(RequestTest, BestEffortOnCreateAndSet) {
+    const DecodedRequest decoded = decode(R"({"op": "set", "vm": "batch", "best_effort": true})");
+    ASSERT_TRUE(decoded.request);
+    EXPECT_EQ(decoded.request->best_effort, true);
+    expect_error(R"({"op": "create", "template": "t", "best_effort": 1})", code::kMalformed);
+}
+
 }  // namespace
 }  // namespace lamina::management
