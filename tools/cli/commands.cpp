@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <thread>
@@ -10,6 +11,8 @@
 
 #include "json_fields.hpp"
 #include "model.hpp"
+#include "protocol.hpp"
+#include "table.hpp"
 #include "top_view.hpp"
 #include "views.hpp"
 
@@ -44,6 +47,58 @@ int print_message(const GlobalOptions& global, const json& result, std::string_v
         fmt::print("{}\n", message);
     }
     return 0;
+}
+
+// Prints the result's "service" object as a line, or the whole result as JSON.
+int print_service_result(const GlobalOptions& global, const json& result) {
+    if (global.json) {
+        print_json(result);
+    } else {
+        fmt::print("{}", describe_service(parse_service(object_field(result, "service"))));
+    }
+    return 0;
+}
+
+// What Lamina answers for a service it does not have, when the CLI finds out
+// itself from the `services` list.
+[[nodiscard]] LaminaError unknown_service(const std::string& name) {
+    return {"unknown_service", fmt::format("no service named '{}'", name)};
+}
+
+// The service named `name` in a `services` result, as Lamina sent it.
+[[nodiscard]] const json& find_service(const json& services_result, const std::string& name) {
+    const json& services = array_field(services_result, "services");
+    const auto found = std::find_if(services.begin(), services.end(), [&](const json& service) {
+        return service.is_object() && service.contains("name") && service["name"] == name;
+    });
+    if (found == services.end()) throw unknown_service(name);
+    return *found;
+}
+
+// One `top` refresh: the statistics and, from a Lamina with services, the
+// scaling-log entries after `since`, over one connection closed on return.
+struct TopSample {
+    json stats;
+    std::vector<ScalingLogEntry> new_entries;
+};
+
+[[nodiscard]] TopSample fetch_top_sample(const GlobalOptions& global, std::optional<std::uint64_t> since) {
+    Connection connection = Connection::open(global.connection);
+    TopSample sample{connection.call("stats"), {}};
+    if (global.json || !sample.stats.is_object() || !sample.stats.contains("services")) return sample;
+    try {
+        sample.new_entries = parse_scaling_log(connection.call("scaling_log", scaling_log_arguments({}, since)));
+    } catch (const LaminaError& error) {
+        if (error.code() != "unknown_op") throw;  // services without a log: show the services alone
+    }
+    return sample;
+}
+
+[[nodiscard]] std::optional<std::uint64_t> last_seq(const std::vector<ScalingLogEntry>& entries,
+                                                    std::optional<std::uint64_t> previous) {
+    for (const ScalingLogEntry& entry : entries)
+        if (!previous || entry.seq > *previous) previous = entry.seq;
+    return previous;
 }
 
 }  // namespace
@@ -95,7 +150,8 @@ int run_destroy(const GlobalOptions& global, const std::string& vm) {
 }
 
 int run_set(const GlobalOptions& global, const SetOptions& options) {
-    if (!options.changes_anything()) throw UsageError("set: give at least one of --weight, --cap, --pin");
+    if (!options.changes_anything())
+        throw UsageError("set: give at least one of --weight, --cap, --pin, --best-effort");
     return print_vm_result(global, call_once(global, "set", set_arguments(options)));
 }
 
@@ -118,18 +174,97 @@ int run_stats(const GlobalOptions& global, const std::optional<std::string>& vm)
 int run_top(const GlobalOptions& global, const TopOptions& options) {
     const bool on_terminal = ::isatty(STDOUT_FILENO) == 1;
     std::optional<StatsSnapshot> previous;
+    std::vector<ScalingLogEntry> recent_log;  // the latest kTopScalingLogEntries
+    std::optional<std::uint64_t> since;
     for (unsigned frame = 0; !options.iterations || frame < *options.iterations; ++frame) {
         if (frame > 0) std::this_thread::sleep_for(std::chrono::duration<double>(options.interval_s));
-        const json result = call_once(global, "stats");  // a new connection per refresh
+        const TopSample sample = fetch_top_sample(global, since);  // a new connection per refresh
         if (global.json) {
-            fmt::print("{}\n", dump_json(result));  // one line per refresh
+            fmt::print("{}\n", dump_json(sample.stats));  // one line per refresh
         } else {
-            StatsSnapshot current = parse_stats(result);
-            const std::string text = render_top_frame(current, compute_rates(previous ? &*previous : nullptr, current));
+            StatsSnapshot current = parse_stats(sample.stats);
+            keep_latest_entries(recent_log, sample.new_entries);
+            since = last_seq(sample.new_entries, since);
+            const std::string text =
+                render_top_frame(current, compute_rates(previous ? &*previous : nullptr, current), recent_log);
             // Without a terminal, frames follow each other (a blank line apart).
             fmt::print("{}{}", on_terminal ? kClearScreen : (frame > 0 ? "\n" : ""), text);
             previous = std::move(current);
         }
+        std::fflush(stdout);
+    }
+    return 0;
+}
+
+int run_services(const GlobalOptions& global, const ServicesOptions& options) {
+    const json result = call_once(global, "services");
+    if (global.json) {
+        print_json(result);
+    } else {
+        const std::vector<ServiceInfo> services = parse_services(result);
+        std::string text = render_services(services);
+        if (options.replicas && !services.empty()) text += '\n' + render_replicas(services);
+        fmt::print("{}", text);
+    }
+    return 0;
+}
+
+int run_service_show(const GlobalOptions& global, const std::string& service) {
+    const json result = call_once(global, "services");
+    const json& found = find_service(result, service);
+    if (global.json) {
+        print_json(json{{"service", found}});
+    } else {
+        fmt::print("{}", render_service_details(parse_service(found)));
+    }
+    return 0;
+}
+
+int run_service_create(const GlobalOptions& global, const ServiceCreateOptions& options) {
+    return print_service_result(global, call_once(global, "service_create", service_create_arguments(options)));
+}
+
+int run_service_set(const GlobalOptions& global, const ServiceSetOptions& options) {
+    if (!options.changes_anything())
+        throw UsageError(
+            "service set: give at least one of --min, --max, --percentile, --latency-ms, --window, "
+            "--scale-up-window, --scale-down-window, --drain-grace");
+    Connection connection = Connection::open(global.connection);
+    std::optional<Objective> current;
+    if (options.changes_objective() && !options.objective_complete()) {
+        // Lamina takes the objective whole: complete it with the current one.
+        current = parse_service(find_service(connection.call("services"), options.name)).objective;
+    }
+    return print_service_result(global, connection.call("service_set", service_set_arguments(options, current)));
+}
+
+int run_service_destroy(const GlobalOptions& global, const std::string& service) {
+    const json result = call_once(global, "service_destroy", {{"service", service}});
+    return print_message(global, result, fmt::format("{}: destroyed; its replicas drain and stop", printable(service)));
+}
+
+int run_scaling_log(const GlobalOptions& global, const ScalingLogOptions& options) {
+    if (!options.follow) {
+        const json result = call_once(global, "scaling_log", scaling_log_arguments(options.service, {}));
+        if (global.json) {
+            print_json(result);
+        } else {
+            fmt::print("{}", render_scaling_log(parse_scaling_log(result)));
+        }
+        return 0;
+    }
+    std::optional<std::uint64_t> since;
+    for (unsigned poll = 0; !options.iterations || poll < *options.iterations; ++poll) {
+        if (poll > 0) std::this_thread::sleep_for(std::chrono::duration<double>(options.interval_s));
+        // A new connection per poll, like top: Lamina serves one client at a time.
+        const json result = call_once(global, "scaling_log", scaling_log_arguments(options.service, since));
+        const std::vector<ScalingLogEntry> entries = parse_scaling_log(result);
+        if (global.json) {
+            fmt::print("{}\n", dump_json(result));  // one line per poll
+        } else if (poll == 0 || !entries.empty()) {
+            fmt::print("{}", render_scaling_log_rows(entries, poll == 0));
+        }
+        since = last_seq(entries, since);
         std::fflush(stdout);
     }
     return 0;

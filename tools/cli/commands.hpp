@@ -30,6 +30,17 @@ struct MetricsOptions {
     std::optional<std::string> listen;  // HOST:PORT
 };
 
+struct ServicesOptions {
+    bool replicas{false};  // also a table of every replica
+};
+
+struct ScalingLogOptions {
+    std::optional<std::string> service;  // only this service's entries
+    bool follow{false};                  // keep polling for new entries
+    double interval_s{2};                // between polls
+    std::optional<unsigned> iterations;  // polls with --follow; none: until interrupted
+};
+
 // A command line Lamina would not make sense of, found after parsing.
 class UsageError : public std::runtime_error {
 public:
@@ -49,5 +60,11 @@ int run_stats(const GlobalOptions& global, const std::optional<std::string>& vm)
 int run_top(const GlobalOptions& global, const TopOptions& options);
 int run_console(const GlobalOptions& global, const ConsoleOptions& options);
 int run_metrics(const GlobalOptions& global, const MetricsOptions& options);
+int run_services(const GlobalOptions& global, const ServicesOptions& options);
+int run_service_show(const GlobalOptions& global, const std::string& service);
+int run_service_create(const GlobalOptions& global, const ServiceCreateOptions& options);
+int run_service_set(const GlobalOptions& global, const ServiceSetOptions& options);
+int run_service_destroy(const GlobalOptions& global, const std::string& service);
+int run_scaling_log(const GlobalOptions& global, const ScalingLogOptions& options);
 
 }  // namespace lamina::cli

@@ -39,6 +39,20 @@ std::uint64_t required_count_field(const json& object, std::string_view key) {
     return as_count(*value, key);
 }
 
+double number_field(const json& object, std::string_view key) {
+    const json* value = find_field(object, key);
+    if (value == nullptr) return 0;
+    if (!value->is_number()) throw MalformedReply(fmt::format("\"{}\" is {}, not a number", key, brief(*value)));
+    return value->get<double>();
+}
+
+bool bool_field(const json& object, std::string_view key) {
+    const json* value = find_field(object, key);
+    if (value == nullptr) return false;
+    if (!value->is_boolean()) throw MalformedReply(fmt::format("\"{}\" is {}, not true or false", key, brief(*value)));
+    return value->get<bool>();
+}
+
 std::string text_field(const json& object, std::string_view key, std::string_view fallback) {
     const json* value = find_field(object, key);
     if (value == nullptr) return std::string(fallback);

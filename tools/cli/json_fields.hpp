@@ -27,6 +27,12 @@ public:
 // A non-negative integer field that must be present.
 [[nodiscard]] std::uint64_t required_count_field(const json& object, std::string_view key);
 
+// A number field (integer or not); 0 when absent.
+[[nodiscard]] double number_field(const json& object, std::string_view key);
+
+// A true/false field; false when absent.
+[[nodiscard]] bool bool_field(const json& object, std::string_view key);
+
 // A string field; `fallback` when absent.
 [[nodiscard]] std::string text_field(const json& object, std::string_view key, std::string_view fallback = "");
 

@@ -34,6 +34,9 @@ constexpr const char* kFooter =
 
 using Action = std::function<int()>;
 
+// A verb's own notes above the exit statuses every verb's help ends with.
+void set_footer(CLI::App* command, const std::string& notes) { command->footer(notes + "\n\n" + kFooter); }
+
 // A CLI11 check running `parse`, which throws std::invalid_argument.
 template <typename Parse>
 [[nodiscard]] CLI::Validator parses_with(Parse parse, std::string name) {
@@ -110,6 +113,11 @@ struct Arguments {
     TopOptions top;
     ConsoleOptions console;
     MetricsOptions metrics;
+    ServicesOptions services;
+    std::string service;  // the service of service show and service destroy
+    ServiceCreateOptions service_create;
+    ServiceSetOptions service_set;
+    ScalingLogOptions scaling_log;
 };
 
 using Actions = std::map<const CLI::App*, Action>;
@@ -133,7 +141,11 @@ void add_global_options(CLI::App& app, GlobalOptions& global) {
 }
 
 void add_list_and_board(CLI::App& app, Arguments& arguments, Actions& actions) {
-    actions[app.add_subcommand("list", "List the VMs and the templates")] = [&] { return run_list(arguments.global); };
+    CLI::App* list = app.add_subcommand("list", "List the VMs and the templates");
+    set_footer(list,
+               "SERVICE: the service a VM is a replica of (`lamina services`).\n"
+               "BE: \"yes\" for a best-effort VM, whose CPU cap the autoscaler may lower to make room for replicas.");
+    actions[list] = [&] { return run_list(arguments.global); };
     actions[app.add_subcommand("board", "Show the board's free resources")] = [&] {
         return run_board(arguments.global);
     };
@@ -176,17 +188,24 @@ void add_create(CLI::App& app, Arguments& arguments, Actions& actions) {
     add_optional(create, "--weight", options.weight, "Scheduler weight (1-65535)")->type_name("W");
     add_optional(create, "--cap", options.cap_percent, "CPU cap in percent of one CPU (0: none)")->type_name("PCT");
     add_pin_option(create, options.pinned_cpus, "Physical CPUs to run on, e.g. 0,1 or 0-3, or any");
+    create->add_flag_function(
+        "--best-effort{true}", [&options](std::int64_t count) { options.best_effort = count > 0; },
+        "Best effort: the autoscaler may lower its CPU cap to make room for service replicas "
+        "(--best-effort=false: not, whatever the template says)");
     create->add_flag("--paused", options.paused, "Create without booting (boot it with `lamina start`)");
     actions[create] = [&] { return run_create(arguments.global, arguments.create); };
 }
 
 void add_set_and_balloon(CLI::App& app, Arguments& arguments, Actions& actions) {
     SetOptions& options = arguments.set;
-    CLI::App* set = app.add_subcommand("set", "Change a VM's scheduling: weight, cap, pinning");
+    CLI::App* set = app.add_subcommand("set", "Change a VM's scheduling: weight, cap, pinning, best effort");
     set->add_option("VM", options.vm, "VM name")->required();
     add_optional(set, "--weight", options.weight, "Scheduler weight (1-65535)")->type_name("W");
     add_optional(set, "--cap", options.cap_percent, "CPU cap in percent of one CPU (0: none)")->type_name("PCT");
     add_pin_option(set, options.pinned_cpus, "Physical CPUs to run on, e.g. 0,1 or 0-3; any: unpin");
+    add_optional(set, "--best-effort", options.best_effort,
+                 "true: the autoscaler may lower the VM's CPU cap to make room for service replicas")
+        ->type_name("true|false");
     actions[set] = [&] { return run_set(arguments.global, arguments.set); };
 
     CLI::App* balloon = app.add_subcommand("balloon", "Ask the guest to give memory back through its balloon");
@@ -217,6 +236,106 @@ void add_monitoring_verbs(CLI::App& app, Arguments& arguments, Actions& actions)
     actions[metrics] = [&] { return run_metrics(arguments.global, arguments.metrics); };
 }
 
+void add_services(CLI::App& app, Arguments& arguments, Actions& actions) {
+    CLI::App* services =
+        app.add_subcommand("services", "List the services: replicas, latencies, objective, rate, errors, status");
+    services->add_flag("--replicas", arguments.services.replicas, "Also list every replica of every service");
+    set_footer(
+        services,
+        "REPLICAS: ready/min..max, then +N booting and -N draining (draining counts stopping) when there are any.\n"
+        "P50, P95, P99 (ms), RATE and ERRORS (resets and timeouts) cover the objective's window;\n"
+        "OBJECTIVE p95<=50ms/5s: 95 % of the requests of the last 5 s within 50 ms.");
+    actions[services] = [&] { return run_services(arguments.global, arguments.services); };
+
+    CLI::App* service = app.add_subcommand("service", "Show, create, change or destroy a service");
+    service->require_subcommand(1);
+
+    CLI::App* show = service->add_subcommand("show", "Show a service and its replicas");
+    show->add_option("SERVICE", arguments.service, "Service name")->required();
+    actions[show] = [&] { return run_service_show(arguments.global, arguments.service); };
+
+    ServiceCreateOptions& create_options = arguments.service_create;
+    CLI::App* create = service->add_subcommand("create", "Create a service: Lamina starts and stops its replicas");
+    create->add_option("SERVICE", create_options.name, "Service name (1-15 of A-Z a-z 0-9 . _ -)")->required();
+    create->add_option("--template", create_options.template_name, "Template of the replicas (one NIC, on NETWORK)")
+        ->required()
+        ->type_name("TEMPLATE");
+    create->add_option("--network", create_options.network, "Network the service address is on")
+        ->required()
+        ->type_name("NETWORK");
+    create->add_option("--address", create_options.address, "Service address clients connect to")
+        ->required()
+        ->type_name("IP:PORT");
+    create
+        ->add_option("--replica-addresses", create_options.replica_addresses,
+                     "Address of the first replica and the prefix; replica n gets this + n - 1")
+        ->required()
+        ->type_name("IP/PREFIX");
+    const auto add_count = [](CLI::App* command, const std::string& flags, std::uint64_t& target,
+                              const std::string& description) {
+        return refuse_negative<std::uint64_t>(command->add_option(flags, target, description))->required();
+    };
+    add_count(create, "--percentile", create_options.percentile, "Objective: this percentile of the requests (50-99)")
+        ->type_name("P");
+    add_count(create, "--latency-ms", create_options.latency_ms, "Objective: ...took at most this long (1-60000)")
+        ->type_name("MS");
+    add_count(create, "--window", create_options.window_s, "Objective: ...over the last this many seconds (1-15)")
+        ->type_name("SECONDS");
+    add_count(create, "--min", create_options.min_replicas, "Fewest replicas (0-8)")->type_name("N");
+    add_count(create, "--max", create_options.max_replicas, "Most replicas (1-8)")->type_name("N");
+    add_optional(create, "--scale-up-window", create_options.scale_up_window_s,
+                 "Seconds the objective must be missed before a replica is added (default 2)")
+        ->type_name("SECONDS");
+    add_optional(create, "--scale-down-window", create_options.scale_down_window_s,
+                 "Seconds the load must stay low before a replica is removed (default 15)")
+        ->type_name("SECONDS");
+    add_optional(create, "--drain-grace", create_options.drain_grace_s,
+                 "Seconds a draining replica may keep its connections (default 10)")
+        ->type_name("SECONDS");
+    actions[create] = [&] { return run_service_create(arguments.global, arguments.service_create); };
+
+    ServiceSetOptions& set_options = arguments.service_set;
+    CLI::App* set = service->add_subcommand("set", "Change a service's replica bounds, objective or scaling windows");
+    set->add_option("SERVICE", set_options.name, "Service name")->required();
+    add_optional(set, "--min", set_options.min_replicas, "Fewest replicas (0-8)")->type_name("N");
+    add_optional(set, "--max", set_options.max_replicas, "Most replicas (1-8)")->type_name("N");
+    add_optional(set, "--percentile", set_options.percentile, "Objective's percentile (50-99)")->type_name("P");
+    add_optional(set, "--latency-ms", set_options.latency_ms, "Objective's latency (1-60000)")->type_name("MS");
+    add_optional(set, "--window", set_options.window_s, "Objective's window in seconds (1-15)")->type_name("SECONDS");
+    add_optional(set, "--scale-up-window", set_options.scale_up_window_s,
+                 "Seconds the objective must be missed before a replica is added (1-60)")
+        ->type_name("SECONDS");
+    add_optional(set, "--scale-down-window", set_options.scale_down_window_s,
+                 "Seconds the load must stay low before a replica is removed (1-600)")
+        ->type_name("SECONDS");
+    add_optional(set, "--drain-grace", set_options.drain_grace_s,
+                 "Seconds a draining replica may keep its connections (1-600)")
+        ->type_name("SECONDS");
+    set_footer(set, "The objective's parts not given keep their current values.");
+    actions[set] = [&] { return run_service_set(arguments.global, arguments.service_set); };
+
+    CLI::App* destroy = service->add_subcommand("destroy", "Drain and stop a service's replicas, then forget it");
+    destroy->add_option("SERVICE", arguments.service, "Service name")->required();
+    actions[destroy] = [&] { return run_service_destroy(arguments.global, arguments.service); };
+}
+
+void add_scaling_log(CLI::App& app, Arguments& arguments, Actions& actions) {
+    ScalingLogOptions& options = arguments.scaling_log;
+    CLI::App* log = app.add_subcommand("scaling-log", "Show the autoscaler's decisions (the last 128)");
+    add_optional(log, "--service", options.service, "Only this service's entries")->type_name("SERVICE");
+    CLI::Option* follow = log->add_flag("--follow", options.follow, "Keep printing new entries until interrupted");
+    log->add_option("--interval", options.interval_s, "With --follow: seconds between polls")
+        ->check(seconds_check())
+        ->type_name("SECONDS")
+        ->capture_default_str()
+        ->needs(follow);
+    add_optional(log, "--iterations", options.iterations, "With --follow: stop after N polls")
+        ->type_name("N")
+        ->needs(follow);
+    set_footer(log, "TIME is Lamina's uptime in seconds when the autoscaler decided.");
+    actions[log] = [&] { return run_scaling_log(arguments.global, arguments.scaling_log); };
+}
+
 void add_console(CLI::App& app, Arguments& arguments, Actions& actions) {
     CLI::App* console = app.add_subcommand(
         "console", "Attach to a VM's console (Ctrl-] detaches; from a pipe: until its end plus --linger)");
@@ -243,6 +362,8 @@ int run(int argc, char** argv) {
     add_vm_verbs(app, arguments, actions);
     add_set_and_balloon(app, arguments, actions);
     add_monitoring_verbs(app, arguments, actions);
+    add_services(app, arguments, actions);
+    add_scaling_log(app, arguments, actions);
     add_console(app, arguments, actions);
 
     try {
@@ -250,7 +371,10 @@ int run(int argc, char** argv) {
     } catch (const CLI::ParseError& error) {
         return app.exit(error) == 0 ? EXIT_SUCCESS : kExitUsage;
     }
-    return actions.at(app.get_subcommands().front())();
+    // The innermost verb chosen: `service create` runs create's action.
+    const CLI::App* verb = app.get_subcommands().front();
+    while (!verb->get_subcommands().empty()) verb = verb->get_subcommands().front();
+    return actions.at(verb)();
 }
 
 }  // namespace

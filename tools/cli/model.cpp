@@ -99,7 +99,76 @@ template <typename Item, typename Parse>
     return stats;
 }
 
+[[nodiscard]] LatencyWindow parse_window(const json& window) {
+    return {.requests = count_field(window, "requests"),
+            .rate_per_s = number_field(window, "rate_per_s"),
+            .p50_ms = number_field(window, "p50_ms"),
+            .p95_ms = number_field(window, "p95_ms"),
+            .p99_ms = number_field(window, "p99_ms"),
+            .resets = count_field(window, "resets"),
+            .timeouts = count_field(window, "timeouts")};
+}
+
+[[nodiscard]] RequestTotals parse_totals(const json& totals) {
+    return {.requests = count_field(totals, "requests"),
+            .connections = count_field(totals, "connections"),
+            .held = count_field(totals, "held"),
+            .resets = count_field(totals, "resets"),
+            .timeouts = count_field(totals, "timeouts")};
+}
+
+[[nodiscard]] ReplicaInfo parse_replica(const json& replica) {
+    expect_object(replica, "a replica");
+    ReplicaInfo info;
+    info.vm = text_field(replica, "vm");
+    if (info.vm.empty()) throw MalformedReply("a replica has no \"vm\"");
+    info.address = text_field(replica, "address");
+    info.state = text_field(replica, "state", "unknown");
+    info.connections = count_field(replica, "connections");
+    info.outstanding = count_field(replica, "outstanding");
+    info.window = parse_window(object_field(replica, "window"));
+    info.totals = parse_totals(object_field(replica, "totals"));
+    return info;
+}
+
+[[nodiscard]] ScalingLogEntry parse_log_entry(const json& entry) {
+    expect_object(entry, "a scaling-log entry");
+    return {.seq = required_count_field(entry, "seq"),
+            .time_ms = count_field(entry, "time_ms"),
+            .service = text_field(entry, "service"),
+            .action = text_field(entry, "action"),
+            .vm = text_field(entry, "vm"),
+            .detail = text_field(entry, "detail")};
+}
+
 }  // namespace
+
+ReplicaCounts ServiceInfo::replica_counts() const {
+    ReplicaCounts counts;
+    for (const ReplicaInfo& replica : replicas) {
+        if (replica.state == "ready") {
+            ++counts.ready;
+        } else if (replica.state == "booting") {
+            ++counts.booting;
+        } else if (replica.state == "draining" || replica.state == "stopping") {
+            ++counts.draining;
+        }
+    }
+    return counts;
+}
+
+double ServiceInfo::window_latency_at_objective_ms() const {
+    constexpr std::uint64_t kMedian = 50;
+    constexpr std::uint64_t kP95 = 95;
+    if (objective.percentile <= kMedian) return window.p50_ms;
+    if (objective.percentile <= kP95) return window.p95_ms;
+    return window.p99_ms;
+}
+
+bool ServiceInfo::objective_met() const {
+    if (status == "cannot_meet_objective") return false;
+    return window.requests == 0 || window_latency_at_objective_ms() <= objective.latency_ms;
+}
 
 std::uint64_t VcpuStats::total_exits() const {
     std::uint64_t total = 0;
@@ -137,6 +206,8 @@ VmInfo parse_vm(const json& vm) {
     info.cap_percent = count_field(vm, "cap_percent");
     info.pinned_cpus = parse_cpu_list(array_field(vm, "pinned_cpus"));
     info.balloon_mib = count_field(vm, "balloon_mib");
+    info.service = text_field(vm, "service");
+    info.best_effort = bool_field(vm, "best_effort");
     return info;
 }
 
@@ -164,7 +235,48 @@ StatsSnapshot parse_stats(const json& stats_result) {
     StatsSnapshot snapshot;
     snapshot.board = parse_board(object_field(stats_result, "board"));
     for (const json& vm : array_field(stats_result, "vms")) snapshot.vms.push_back(parse_vm_stats(vm));
+    if (stats_result.contains("services") && !stats_result["services"].is_null())
+        snapshot.services = parse_services(stats_result);
     return snapshot;
+}
+
+ServiceInfo parse_service(const json& service) {
+    expect_object(service, "a service");
+    ServiceInfo info;
+    info.name = required_name(service, "a service");
+    info.template_name = text_field(service, "template");
+    info.network = text_field(service, "network");
+    info.address = text_field(service, "address");
+    info.replica_addresses = text_field(service, "replica_addresses");
+    const json& objective = object_field(service, "objective");
+    info.objective = {.percentile = count_field(objective, "percentile"),
+                      .latency_ms = number_field(objective, "latency_ms"),
+                      .window_s = count_field(objective, "window_s")};
+    info.min_replicas = count_field(service, "min_replicas");
+    info.max_replicas = count_field(service, "max_replicas");
+    info.scale_up_window_s = count_field(service, "scale_up_window_s");
+    info.scale_down_window_s = count_field(service, "scale_down_window_s");
+    info.drain_grace_s = count_field(service, "drain_grace_s");
+    info.status = text_field(service, "status", "unknown");
+    info.reason = text_field(service, "reason");
+    info.window = parse_window(object_field(service, "window"));
+    info.totals = parse_totals(object_field(service, "totals"));
+    for (const json& replica : array_field(service, "replicas")) info.replicas.push_back(parse_replica(replica));
+    return info;
+}
+
+std::vector<ServiceInfo> parse_services(const json& services_result) {
+    expect_object(services_result, "the services");
+    std::vector<ServiceInfo> services;
+    for (const json& service : array_field(services_result, "services")) services.push_back(parse_service(service));
+    return services;
+}
+
+std::vector<ScalingLogEntry> parse_scaling_log(const json& scaling_log_result) {
+    expect_object(scaling_log_result, "the scaling log");
+    std::vector<ScalingLogEntry> entries;
+    for (const json& entry : array_field(scaling_log_result, "entries")) entries.push_back(parse_log_entry(entry));
+    return entries;
 }
 
 }  // namespace lamina::cli

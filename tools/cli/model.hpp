@@ -1,9 +1,10 @@
 // Lamina's reply objects (docs/management-api.md, "Objects" and
-// "Statistics") as C++ values. Parsing checks types once, here, so the
+// "Statistics"; docs/services.md, "Management API") as C++ values. Parsing checks types once, here, so the
 // tables, `top` and the Prometheus text work on plain structs.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -22,6 +23,8 @@ struct VmInfo {
     std::uint64_t cap_percent{0};
     std::vector<unsigned> pinned_cpus;
     std::uint64_t balloon_mib{0};
+    std::string service;      // the service this VM is a replica of; empty for other VMs
+    bool best_effort{false};  // the autoscaler may lower its cap to make room for replicas
 };
 
 struct VmList {
@@ -79,9 +82,97 @@ struct VmStats {
     std::vector<DiskStats> disks;
 };
 
+// A service's (or a replica's) request figures: over the objective's window
+// (latencies in milliseconds, the rate in requests per second)...
+struct LatencyWindow {
+    std::uint64_t requests{0};
+    double rate_per_s{0};
+    double p50_ms{0};
+    double p95_ms{0};
+    double p99_ms{0};
+    std::uint64_t resets{0};
+    std::uint64_t timeouts{0};
+
+    [[nodiscard]] std::uint64_t errors() const { return resets + timeouts; }
+};
+
+// ...and since it started.
+struct RequestTotals {
+    std::uint64_t requests{0};
+    std::uint64_t connections{0};
+    std::uint64_t held{0};
+    std::uint64_t resets{0};
+    std::uint64_t timeouts{0};
+};
+
+struct ReplicaInfo {
+    std::string vm;
+    std::string address;
+    std::string state;  // booting, ready, draining or stopping
+    std::uint64_t connections{0};
+    std::uint64_t outstanding{0};
+    LatencyWindow window;
+    RequestTotals totals;
+};
+
+// The objective holds while `percentile` of the requests of the last
+// `window_s` seconds took at most `latency_ms`.
+struct Objective {
+    std::uint64_t percentile{0};
+    double latency_ms{0};
+    std::uint64_t window_s{0};
+};
+
+// Replicas by state, as `services` and `top` count them: "stopping" ones
+// (powering off after draining) count as draining.
+struct ReplicaCounts {
+    std::uint64_t ready{0};
+    std::uint64_t booting{0};
+    std::uint64_t draining{0};
+};
+
+struct ServiceInfo {
+    std::string name;
+    std::string template_name;
+    std::string network;
+    std::string address;
+    std::string replica_addresses;
+    Objective objective;
+    std::uint64_t min_replicas{0};
+    std::uint64_t max_replicas{0};
+    std::uint64_t scale_up_window_s{0};
+    std::uint64_t scale_down_window_s{0};
+    std::uint64_t drain_grace_s{0};
+    std::string status;  // ok, scaling_up, scaling_down or cannot_meet_objective
+    std::string reason;  // with cannot_meet_objective: at_max_replicas or board_full
+    LatencyWindow window;
+    RequestTotals totals;
+    std::vector<ReplicaInfo> replicas;
+
+    [[nodiscard]] ReplicaCounts replica_counts() const;
+    // The window's latency at the objective's percentile: p50, p95 or p99,
+    // whichever is the first at or above it (an upper bound for the others).
+    [[nodiscard]] double window_latency_at_objective_ms() const;
+    // False when Lamina says it cannot meet the objective, or when the
+    // window's latency at the objective's percentile is above it.
+    [[nodiscard]] bool objective_met() const;
+};
+
+// One decision of the autoscaler (`scaling_log`); `time_ms` is Lamina's uptime.
+struct ScalingLogEntry {
+    std::uint64_t seq{0};
+    std::uint64_t time_ms{0};
+    std::string service;
+    std::string action;
+    std::string vm;
+    std::string detail;
+};
+
 struct StatsSnapshot {
     BoardInfo board;
     std::vector<VmStats> vms;
+    // Absent from a Lamina without services (before docs/services.md).
+    std::optional<std::vector<ServiceInfo>> services;
 };
 
 // Sums over a VM's vCPUs and devices, as `top` and the VM table show them.
@@ -102,5 +193,10 @@ struct VmTotals {
 [[nodiscard]] VmList parse_vm_list(const json& list_result);
 [[nodiscard]] BoardInfo parse_board(const json& board);
 [[nodiscard]] StatsSnapshot parse_stats(const json& stats_result);
+[[nodiscard]] ServiceInfo parse_service(const json& service);
+// The result of `services`: {"services": [SERVICE...]}.
+[[nodiscard]] std::vector<ServiceInfo> parse_services(const json& services_result);
+// The result of `scaling_log`: {"entries": [ENTRY...]}.
+[[nodiscard]] std::vector<ScalingLogEntry> parse_scaling_log(const json& scaling_log_result);
 
 }  // namespace lamina::cli

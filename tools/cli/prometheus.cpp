@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -156,6 +157,101 @@ constexpr std::array<DeviceCounter<DiskStats>, 6> kDiskCounters{{
                     std::to_string(board.vm_slots_free))};
 }
 
+// Milliseconds (with Lamina's three decimals) as seconds, without trailing
+// zeros: 12.1 -> "0.0121". No request in the window: NaN, as a summary
+// without observations has.
+[[nodiscard]] std::string milliseconds_in_seconds(double milliseconds) {
+    std::string text = fmt::format("{:.6f}", milliseconds / 1000.0);
+    text.erase(text.find_last_not_of('0') + 1);
+    if (text.back() == '.') text.pop_back();
+    return text;
+}
+
+[[nodiscard]] std::string window_latency(const LatencyWindow& window, double LatencyWindow::*percentile) {
+    return window.requests == 0 ? std::string("NaN") : milliseconds_in_seconds(window.*percentile);
+}
+
+[[nodiscard]] std::string rate_value(double per_second) {
+    std::string text = fmt::format("{:.3f}", per_second);
+    text.erase(text.find_last_not_of('0') + 1);
+    if (text.back() == '.') text.pop_back();
+    return text;
+}
+
+struct Quantile {
+    std::string_view label;
+    double LatencyWindow::*field;
+};
+
+constexpr std::array<Quantile, 3> kQuantiles{{
+    {"0.5", &LatencyWindow::p50_ms},
+    {"0.95", &LatencyWindow::p95_ms},
+    {"0.99", &LatencyWindow::p99_ms},
+}};
+
+void add_latency_samples(MetricFamily& family, const std::vector<Label>& labels, const LatencyWindow& window) {
+    for (const Quantile& quantile : kQuantiles) {
+        std::vector<Label> with_quantile = labels;
+        with_quantile.push_back({"quantile", std::string(quantile.label)});
+        family.samples.push_back({std::move(with_quantile), window_latency(window, quantile.field)});
+    }
+}
+
+[[nodiscard]] std::vector<MetricFamily> service_families(const std::vector<ServiceInfo>& services) {
+    auto latency =
+        family("lamina_service_latency_seconds",
+               "Request latency of the service at the quantile, over its objective's window.", MetricType::kGauge);
+    auto requests = family("lamina_service_requests_total", "Requests the service answered.", MetricType::kCounter);
+    auto errors =
+        family("lamina_service_errors_total",
+               "Failed requests of the service: reset connections, or unanswered for 30 s.", MetricType::kCounter);
+    auto rate =
+        family("lamina_service_request_rate", "Requests per second over the objective's window.", MetricType::kGauge);
+    auto replicas = family("lamina_service_replicas", "Replicas of the service by state (draining counts stopping).",
+                           MetricType::kGauge);
+    auto objective = family("lamina_service_objective_seconds",
+                            "Latency the objective's percentile of requests must stay within.", MetricType::kGauge);
+    auto met = family("lamina_service_objective_met",
+                      "1 while the service meets its objective, 0 when its window's latency is above it or Lamina "
+                      "cannot meet it.",
+                      MetricType::kGauge);
+    for (const ServiceInfo& service : services) {
+        const std::vector<Label> labels{{"service", service.name}};
+        add_latency_samples(latency, labels, service.window);
+        requests.samples.push_back({labels, std::to_string(service.totals.requests)});
+        errors.samples.push_back(
+            {{{"service", service.name}, {"kind", "reset"}}, std::to_string(service.totals.resets)});
+        errors.samples.push_back(
+            {{{"service", service.name}, {"kind", "timeout"}}, std::to_string(service.totals.timeouts)});
+        rate.samples.push_back({labels, rate_value(service.window.rate_per_s)});
+        const ReplicaCounts counts = service.replica_counts();
+        for (const auto& [state, count] : {std::pair{"ready", counts.ready}, std::pair{"booting", counts.booting},
+                                           std::pair{"draining", counts.draining}})
+            replicas.samples.push_back({{{"service", service.name}, {"state", state}}, std::to_string(count)});
+        objective.samples.push_back({labels, milliseconds_in_seconds(service.objective.latency_ms)});
+        met.samples.push_back({labels, service.objective_met() ? "1" : "0"});
+    }
+    return {latency, requests, errors, rate, replicas, objective, met};
+}
+
+[[nodiscard]] std::vector<MetricFamily> replica_families(const std::vector<ServiceInfo>& services) {
+    auto latency = family("lamina_replica_latency_seconds",
+                          "Request latency of the replica at the quantile, over its service's objective window.",
+                          MetricType::kGauge);
+    auto requests = family("lamina_replica_requests_total", "Requests the replica answered.", MetricType::kCounter);
+    auto outstanding =
+        family("lamina_replica_outstanding", "Requests the replica has yet to answer.", MetricType::kGauge);
+    for (const ServiceInfo& service : services) {
+        for (const ReplicaInfo& replica : service.replicas) {
+            const std::vector<Label> labels{{"service", service.name}, {"vm", replica.vm}};
+            add_latency_samples(latency, labels, replica.window);
+            requests.samples.push_back({labels, std::to_string(replica.totals.requests)});
+            outstanding.samples.push_back({labels, std::to_string(replica.outstanding)});
+        }
+    }
+    return {latency, requests, outstanding};
+}
+
 }  // namespace
 
 std::string escape_label_value(std::string_view value) { return escape(value, true); }
@@ -176,6 +272,12 @@ std::vector<MetricFamily> collect_metrics(const StatsSnapshot& stats, const Boar
     add_device_families(stats, &VmStats::nics, "nic", kNicCounters, families);
     add_device_families(stats, &VmStats::disks, "disk", kDiskCounters, families);
     for (MetricFamily& board_family : board_families(board)) families.push_back(std::move(board_family));
+    if (stats.services) {  // a Lamina with services (docs/services.md)
+        for (MetricFamily& service_family : service_families(*stats.services))
+            families.push_back(std::move(service_family));
+        for (MetricFamily& replica_family : replica_families(*stats.services))
+            families.push_back(std::move(replica_family));
+    }
     return families;
 }
 

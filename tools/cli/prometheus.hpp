@@ -39,7 +39,8 @@ struct MetricFamily {
 
 [[nodiscard]] std::string render_family(const MetricFamily& family);
 
-// Every family for one scrape: vCPU, VM, NIC, disk and board metrics.
+// Every family for one scrape: vCPU, VM, NIC, disk and board metrics, and
+// service and replica metrics when the statistics have services.
 [[nodiscard]] std::vector<MetricFamily> collect_metrics(const StatsSnapshot& stats, const BoardInfo& board);
 
 [[nodiscard]] std::string render_prometheus(const StatsSnapshot& stats, const BoardInfo& board);

@@ -28,9 +28,16 @@ std::string Table::render() const {
     return out;
 }
 
+std::string Table::render_rows() const {
+    const std::vector<std::size_t> widths = column_widths();
+    std::string out;
+    for (const auto& row : rows_) out += render_line(row, widths);
+    return out;
+}
+
 std::vector<std::size_t> Table::column_widths() const {
     std::vector<std::size_t> widths;
-    for (const Column& column : columns_) widths.push_back(display_width(column.heading));
+    for (const Column& column : columns_) widths.push_back(std::max(column.min_width, display_width(column.heading)));
     for (const auto& row : rows_)
         for (std::size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], display_width(row[i]));
     return widths;

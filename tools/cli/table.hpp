@@ -12,6 +12,7 @@ enum class Align { kLeft, kRight };
 struct Column {
     std::string heading;
     Align align{Align::kLeft};
+    std::size_t min_width{0};  // for rows printed in batches that must line up
 };
 
 class Table {
@@ -26,6 +27,9 @@ public:
     // The heading line and one line per row, each ending in '\n'; columns are
     // two spaces apart and lines carry no trailing blanks.
     [[nodiscard]] std::string render() const;
+
+    // The rows alone, without the heading line (aligned as render() would).
+    [[nodiscard]] std::string render_rows() const;
 
 private:
     [[nodiscard]] std::vector<std::size_t> column_widths() const;

@@ -6,6 +6,7 @@
 
 #include "table.hpp"
 #include "units.hpp"
+#include "views.hpp"
 
 namespace lamina::cli {
 
@@ -53,6 +54,71 @@ struct Sample {
 
 [[nodiscard]] std::string byte_rate(double bytes_per_second) { return human_bytes(bytes_per_second) + "/s"; }
 
+// A service's row: replicas by state, connections and outstanding requests
+// summed over its replicas, the window's figures, objective and status.
+[[nodiscard]] std::vector<std::string> service_row(const ServiceInfo& service) {
+    const ReplicaCounts counts = service.replica_counts();
+    std::uint64_t connections = 0;
+    std::uint64_t outstanding = 0;
+    for (const ReplicaInfo& replica : service.replicas) {
+        connections += replica.connections;
+        outstanding += replica.outstanding;
+    }
+    const LatencyWindow& window = service.window;
+    return {service.name,
+            std::to_string(counts.ready),
+            std::to_string(counts.booting),
+            std::to_string(counts.draining),
+            std::to_string(connections),
+            std::to_string(outstanding),
+            latency_text(window, &LatencyWindow::p50_ms),
+            latency_text(window, &LatencyWindow::p95_ms),
+            latency_text(window, &LatencyWindow::p99_ms),
+            rate_text(window.rate_per_s),
+            std::to_string(window.errors()),
+            objective_text(service.objective),
+            status_text(service)};
+}
+
+// A replica's row, indented under its service; its state goes under STATUS.
+[[nodiscard]] std::vector<std::string> replica_row(const ReplicaInfo& replica) {
+    const LatencyWindow& window = replica.window;
+    return {"  " + replica.vm,
+            "",
+            "",
+            "",
+            std::to_string(replica.connections),
+            std::to_string(replica.outstanding),
+            latency_text(window, &LatencyWindow::p50_ms),
+            latency_text(window, &LatencyWindow::p95_ms),
+            latency_text(window, &LatencyWindow::p99_ms),
+            rate_text(window.rate_per_s),
+            std::to_string(window.errors()),
+            "",
+            replica.state};
+}
+
+[[nodiscard]] std::string render_services_section(const std::vector<ServiceInfo>& services) {
+    Table table({{"SERVICE"},
+                 {"READY", Align::kRight},
+                 {"BOOT", Align::kRight},
+                 {"DRAIN", Align::kRight},
+                 {"CONN", Align::kRight},
+                 {"OUT", Align::kRight},
+                 {"P50(ms)", Align::kRight},
+                 {"P95(ms)", Align::kRight},
+                 {"P99(ms)", Align::kRight},
+                 {"REQ/s", Align::kRight},
+                 {"ERRORS", Align::kRight},
+                 {"OBJECTIVE"},
+                 {"STATUS"}});
+    for (const ServiceInfo& service : services) {
+        table.add_row(service_row(service));
+        for (const ReplicaInfo& replica : service.replicas) table.add_row(replica_row(replica));
+    }
+    return table.render();
+}
+
 }  // namespace
 
 std::vector<VmRates> compute_rates(const StatsSnapshot* previous, const StatsSnapshot& current) {
@@ -67,7 +133,18 @@ std::vector<VmRates> compute_rates(const StatsSnapshot* previous, const StatsSna
     return all;
 }
 
-std::string render_top_frame(const StatsSnapshot& current, const std::vector<VmRates>& rates) {
+void keep_latest_entries(std::vector<ScalingLogEntry>& kept, const std::vector<ScalingLogEntry>& fresh,
+                         std::size_t count) {
+    for (const ScalingLogEntry& entry : fresh) {
+        const bool known = std::any_of(kept.begin(), kept.end(),
+                                       [&](const ScalingLogEntry& earlier) { return earlier.seq == entry.seq; });
+        if (!known) kept.push_back(entry);
+    }
+    if (kept.size() > count) kept.erase(kept.begin(), kept.end() - static_cast<std::ptrdiff_t>(count));
+}
+
+std::string render_top_frame(const StatsSnapshot& current, const std::vector<VmRates>& rates,
+                             const std::vector<ScalingLogEntry>& recent_log) {
     std::string out = fmt::format("lamina top: {} CPUs, {} MiB free, {} VM slots free, {} VMs\n\n", current.board.cpus,
                                   current.board.free_mib, current.board.vm_slots_free, current.vms.size());
     Table table({{"NAME"},
@@ -86,7 +163,11 @@ std::string render_top_frame(const StatsSnapshot& current, const std::vector<VmR
                        std::to_string(vm.memory_mib), byte_rate(vm.rx_bytes_per_second),
                        byte_rate(vm.tx_bytes_per_second), byte_rate(vm.read_bytes_per_second),
                        byte_rate(vm.write_bytes_per_second)});
-    return out + table.render();
+    out += table.render();
+    if (!current.services) return out;  // a Lamina without services
+    if (!current.services->empty()) out += '\n' + render_services_section(*current.services);
+    if (!recent_log.empty()) out += '\n' + render_scaling_log(recent_log);
+    return out;
 }
 
 }  // namespace lamina::cli

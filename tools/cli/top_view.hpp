@@ -29,7 +29,18 @@ struct VmRates {
 // averages since it started; `previous` may be null for the first frame.
 [[nodiscard]] std::vector<VmRates> compute_rates(const StatsSnapshot* previous, const StatsSnapshot& current);
 
-// A summary line about the board, then one row per VM.
-[[nodiscard]] std::string render_top_frame(const StatsSnapshot& current, const std::vector<VmRates>& rates);
+// How many scaling-log entries `top` shows.
+inline constexpr std::size_t kTopScalingLogEntries = 5;
+
+// Appends to `kept` (oldest first) the entries of `fresh` it does not hold
+// yet (by seq), then drops the oldest beyond `count`.
+void keep_latest_entries(std::vector<ScalingLogEntry>& kept, const std::vector<ScalingLogEntry>& fresh,
+                         std::size_t count = kTopScalingLogEntries);
+
+// A summary line about the board, then one row per VM. With services (a
+// Lamina that has them): one row per service, an indented row per replica,
+// then `recent_log`, the latest scaling decisions.
+[[nodiscard]] std::string render_top_frame(const StatsSnapshot& current, const std::vector<VmRates>& rates,
+                                           const std::vector<ScalingLogEntry>& recent_log = {});
 
 }  // namespace lamina::cli

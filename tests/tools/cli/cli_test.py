@@ -11,6 +11,7 @@ record of the requests it received, and its own fake Lamina process.
 
 import argparse
 import json
+import math
 import os
 import pty
 import select
@@ -27,6 +28,10 @@ import urllib.request
 from pathlib import Path
 
 FAKE_LAMINA = Path(__file__).resolve().parent / "fake_lamina.py"
+# `service create` with every required option, for a service "shop".
+SERVICE_CREATE_ARGUMENTS = ["service", "create", "shop", "--template", "web-replica", "--network", "lan",
+                            "--address", "10.0.2.70:80", "--replica-addresses", "10.0.2.140/24",
+                            "--percentile", "90", "--latency-ms", "100", "--window", "5", "--min", "1", "--max", "3"]
 LAMINA = ""  # the binary under test, from --lamina
 
 CLEAR_SCREEN = "\x1b[H\x1b[2J"
@@ -188,7 +193,8 @@ class Verbs(CliTestCase):
 
     def test_list_prints_a_table_and_the_templates(self):
         lines = self.assert_ok("list").stdout.splitlines()
-        self.assertRegex(lines[0], r"^NAME\s+ID\s+STATE\s+VCPUS\s+MEMORY\(MiB\)\s+WEIGHT\s+CAP\s+PINNED\s+BALLOON$")
+        self.assertRegex(lines[0], r"^NAME\s+ID\s+STATE\s+VCPUS\s+MEMORY\(MiB\)\s+WEIGHT\s+CAP\s+PINNED\s+BALLOON\s+"
+                                   r"SERVICE\s+BE$")
         self.assertRegex(lines[1], r"^web\s+1\s+running\s+2\s+256\s+256\s+-\s+any\s+0$")
         self.assertRegex(lines[2], r"^db\s+2\s+paused\s+1\s+128\s+512\s+50%\s+1\s+0$")
         self.assertEqual(lines[3], "templates: web, db, worker")
@@ -304,19 +310,32 @@ class Errors(CliTestCase):
                           ["create", "web", "--memory", "-5"], ["create", "web", "--vcpus", "two"],
                           ["balloon", "web"], ["balloon", "web", "-1"], ["--timeout", "-1", "list"],
                           ["--timeout", "inf", "list"], ["top", "--interval", "nan"], ["top", "--iterations", "x"],
-                          ["metrics", "--listen", "nonsense"], ["pause", "web", "extra"]):
+                          ["metrics", "--listen", "nonsense"], ["pause", "web", "extra"],
+                          ["set", "web", "--best-effort", "maybe"], ["services", "extra"], ["service"],
+                          ["service", "frobnicate"], ["service", "show"], ["service", "destroy"],
+                          ["service", "create", "web", "--template", "web-replica"],
+                          ["service", "set", "web", "--min", "-1"], ["service", "set", "web", "--latency-ms", "x"],
+                          ["scaling-log", "--iterations", "2"], ["scaling-log", "--interval", "1"],
+                          ["scaling-log", "--follow", "--interval", "-1"]):
             with self.subTest(arguments=arguments):
                 self.assert_fails(EXIT_USAGE, *arguments)
         self.assertEqual(self.fake.requests(), [])
 
     def test_set_explains_what_it_needs(self):
-        self.assert_fails(EXIT_USAGE, "set", "web", stderr="give at least one of --weight, --cap, --pin")
+        self.assert_fails(EXIT_USAGE, "set", "web", stderr="give at least one of --weight, --cap, --pin, --best-effort")
+        self.assert_fails(EXIT_USAGE, "service", "set", "web",
+                          stderr="service set: give at least one of --min, --max, --percentile, --latency-ms")
+        self.assertEqual(self.fake.requests(), [])
 
     def test_help_exits_0(self):
         output = self.assert_ok("--help").stdout
         for verb in ("list", "board", "create", "start", "pause", "resume", "shutdown", "destroy", "set",
-                     "balloon", "stats", "top", "console", "metrics"):
+                     "balloon", "stats", "top", "console", "metrics", "services", "service", "scaling-log"):
             self.assertRegex(output, rf"\n  {verb} ")
+        service_help = self.assert_ok("service", "--help").stdout
+        for verb in ("show", "create", "set", "destroy"):
+            self.assertRegex(service_help, rf"\n  {verb} ")
+        self.assertIn('BE: "yes" for a best-effort VM', self.assert_ok("list", "--help").stdout)
 
 
 class MalformedReplies(CliTestCase):
@@ -327,7 +346,12 @@ class MalformedReplies(CliTestCase):
                  ("list=bad_result", ["list"]), ("stats=bad_result", ["stats"]),
                  ("stats=bad_result", ["top", "--iterations", "1"]), ("stats=bad_result", ["metrics"]),
                  ("pause=bad_result", ["pause", "web"]), ("hello=garbage", ["list"]),
-                 ("hello=no_result", ["list"]))
+                 ("hello=no_result", ["list"]), ("services=bad_result", ["services"]),
+                 ("services=bad_result", ["service", "show", "web"]), ("services=garbage", ["services"]),
+                 ("service_create=bad_result", SERVICE_CREATE_ARGUMENTS),
+                 ("service_set=bad_result", ["service", "set", "web", "--max", "3"]),
+                 ("scaling_log=bad_result", ["scaling-log"]),
+                 ("scaling_log=bad_result", ["scaling-log", "--follow", "--iterations", "1"]))
         for malformed, arguments in cases:
             with self.subTest(malformed=malformed, arguments=arguments):
                 self.fake = self.start_fake("--malformed", malformed, directory=self.new_directory())
@@ -597,7 +621,308 @@ class Metrics(CliTestCase):
         self.assertIn("cannot connect to Lamina", body)
 
 
-TEST_CASES = (Verbs, Errors, MalformedReplies, Connecting, Top, Console, Metrics)
+class Services(CliTestCase):
+    """A Lamina with services (fake_lamina.py --services)."""
+
+    fake_options = ("--services",)
+
+    def test_services_prints_a_table(self):
+        lines = self.assert_ok("services").stdout.splitlines()
+        self.assertRegex(lines[0], r"^SERVICE\s+ADDRESS\s+REPLICAS\s+P50\(ms\)\s+P95\(ms\)\s+P99\(ms\)\s+OBJECTIVE\s+"
+                                   r"RATE\(req/s\)\s+ERRORS\s+STATUS$")
+        self.assertRegex(lines[1], r"^web\s+10\.0\.2\.50:80\s+2/1\.\.4 \+1 booting -1 draining\s+"
+                                   r"12\.1\s+40\.2\s+55\.0\s+p95<=50ms/5s\s+24\.0\s+1\s+scaling_up$")
+        self.assertRegex(lines[2], r"^api\s+10\.0\.2\.60:8080\s+1/0\.\.1\s+8\.2\s+18\.9\s+35\.5\s+"
+                                   r"p99<=20ms/10s\s+30\.0\s+2\s+cannot_meet_objective \(at_max_replicas\)$")
+        self.assertEqual(len(lines), 3)
+        self.assertEqual(self.fake.ops(), ["hello", "services"])
+
+    def test_services_json_prints_the_result(self):
+        result = json.loads(self.assert_ok("services", "--json").stdout)
+        self.assertEqual([service["name"] for service in result["services"]], ["web", "api"])
+        self.assertEqual(result["services"][0]["objective"], {"percentile": 95, "latency_ms": 50, "window_s": 5})
+        self.assertEqual([replica["state"] for replica in result["services"][0]["replicas"]],
+                         ["ready", "ready", "booting", "draining"])
+
+    def test_services_replicas_lists_every_replica(self):
+        output = self.assert_ok("services", "--replicas").stdout
+        services, replicas = output.split("\n\n")
+        self.assertIn("cannot_meet_objective", services)
+        lines = replicas.splitlines()
+        self.assertRegex(lines[0], r"^SERVICE\s+VM\s+ADDRESS\s+STATE\s+CONNECTIONS\s+OUTSTANDING\s+"
+                                   r"P50\(ms\)\s+P95\(ms\)\s+P99\(ms\)\s+RATE\(req/s\)$")
+        self.assertRegex(lines[1], r"^web\s+web-1\s+10\.0\.2\.100\s+ready\s+2\s+1\s+11\.5\s+38\.0\s+52\.5\s+14\.0$")
+        self.assertRegex(lines[3], r"^web\s+web-3\s+10\.0\.2\.102\s+booting\s+0\s+0\s+-\s+-\s+-\s+0\.0$")
+        self.assertRegex(lines[4], r"^web\s+web-4\s+10\.0\.2\.103\s+draining\s+1\s+0\s+")
+        self.assertRegex(lines[5], r"^api\s+api-1\s+10\.0\.2\.120\s+ready\s+4\s+2\s+8\.2\s+18\.9\s+35\.5\s+30\.0$")
+        self.assertEqual(len(lines), 6)
+
+    def test_service_show_tells_one_service_and_its_replicas(self):
+        output = self.assert_ok("service", "show", "api").stdout
+        self.assertIn("service:   api\n", output)
+        self.assertIn("address:   10.0.2.60:8080 on network lan\n", output)
+        self.assertIn("objective: p99<=20ms/10s: 99 % of the requests of the last 10 s within 20 ms\n", output)
+        self.assertIn("status:    cannot_meet_objective (at_max_replicas)\n", output)
+        self.assertRegex(output, r"\napi\s+api-1\s+10\.0\.2\.120\s+ready\s+4\s+2\s")
+        self.assertNotIn("web-1", output)
+        self.assertEqual(self.fake.ops(), ["hello", "services"])
+        result = json.loads(self.assert_ok("service", "show", "web", "--json").stdout)
+        self.assertEqual(list(result), ["service"])
+        self.assertEqual(result["service"]["name"], "web")
+        self.assertEqual(len(result["service"]["replicas"]), 4)
+
+    def test_service_create_sends_the_config_with_the_objective_nested(self):
+        output = self.assert_ok(*SERVICE_CREATE_ARGUMENTS, "--scale-up-window", "3", "--scale-down-window", "30",
+                                "--drain-grace", "5").stdout
+        self.assertEqual(self.last_request(), {
+            "op": "service_create", "name": "shop", "template": "web-replica", "network": "lan",
+            "address": "10.0.2.70:80", "replica_addresses": "10.0.2.140/24",
+            "objective": {"percentile": 90, "latency_ms": 100, "window_s": 5},
+            "min_replicas": 1, "max_replicas": 3, "scale_up_window_s": 3, "scale_down_window_s": 30,
+            "drain_grace_s": 5})
+        self.assertEqual(output, "shop: 10.0.2.70:80 on lan from template web-replica, replicas 0/1..3 +1 booting, "
+                                 "objective p90<=100ms/5s, scaling_up\n")
+        services = json.loads(self.assert_ok("services", "--json").stdout)["services"]
+        self.assertEqual(services[-1]["scale_down_window_s"], 30)
+        self.assertIn("shop-1", [vm["name"] for vm in json.loads(self.assert_ok("list", "--json").stdout)["vms"]])
+
+    def test_service_create_leaves_the_optional_windows_to_lamina(self):
+        result = json.loads(self.assert_ok(*SERVICE_CREATE_ARGUMENTS, "--json").stdout)
+        request = self.last_request()
+        for key in ("scale_up_window_s", "scale_down_window_s", "drain_grace_s"):
+            self.assertNotIn(key, request)
+        self.assertEqual(result["service"]["name"], "shop")
+        self.assertEqual(result["service"]["scale_up_window_s"], 2)  # Lamina's default
+
+    def test_service_create_reports_what_lamina_refuses(self):
+        def create(*changes):
+            arguments = list(SERVICE_CREATE_ARGUMENTS)
+            for option, value in zip(changes[::2], changes[1::2]):
+                if option == "NAME":
+                    arguments[2] = value
+                else:
+                    arguments[arguments.index(option) + 1] = value
+            return arguments
+
+        cases = [
+            (create("NAME", "web"), "lamina: exists: a service named 'web' already exists\n"),
+            (create("--percentile", "40"), "lamina: invalid_argument: objective percentile 40 is not 50-99\n"),
+            (create("--min", "4"), "lamina: invalid_argument: replicas 4..3: need 0 <= min <= max <= 8, max >= 1\n"),
+            (create("--template", "nosuch"), "lamina: unknown_vm: no template named 'nosuch'\n"),
+            (create("--template", "db"), "lamina: invalid_argument: template 'db' does not have exactly one NIC\n"),
+            (create("--address", "10.0.2.300:80"),
+             "lamina: invalid_argument: address '10.0.2.300:80' is not IPv4:port\n"),
+            (create("NAME", "far-too-long-a-name"),
+             "lamina: invalid_argument: 'far-too-long-a-name' is not a service name (1-15 of A-Z a-z 0-9 . _ -)\n"),
+        ]
+        for arguments, message in cases:
+            with self.subTest(arguments=arguments):
+                result = self.assert_fails(EXIT_ERROR, *arguments)
+                self.assertEqual(result.stderr, message)
+                self.assertEqual(result.stdout, "")
+        self.assert_ok(*create("NAME", "shop"))
+        self.assert_ok(*create("NAME", "cart"))
+        self.assert_fails(EXIT_ERROR, *create("NAME", "five"), stderr="^lamina: no_resources: already 4 services\n")
+
+    def test_service_set_sends_only_what_changed(self):
+        output = self.assert_ok("service", "set", "web", "--min", "2", "--max", "6", "--drain-grace", "20").stdout
+        self.assertEqual(self.fake.ops(), ["hello", "service_set"])  # no lookup without an objective
+        self.assertEqual(self.last_request(),
+                         {"op": "service_set", "service": "web", "min_replicas": 2, "max_replicas": 6,
+                          "drain_grace_s": 20})
+        self.assertRegex(output, r"^web: 10\.0\.2\.50:80 on lan from template web-replica, replicas 2/2\.\.6 ")
+
+    def test_service_set_completes_a_partial_objective_from_the_service(self):
+        output = self.assert_ok("service", "set", "web", "--latency-ms", "80").stdout
+        self.assertEqual(self.fake.ops(), ["hello", "services", "service_set"])  # over one connection
+        self.assertEqual(self.last_request(),
+                         {"op": "service_set", "service": "web",
+                          "objective": {"percentile": 95, "latency_ms": 80, "window_s": 5}})
+        self.assertIn("objective p95<=80ms/5s", output)
+
+    def test_service_set_sends_a_whole_objective_without_lookup(self):
+        result = json.loads(self.assert_ok("service", "set", "api", "--percentile", "95", "--latency-ms", "30",
+                                           "--window", "8", "--scale-up-window", "4", "--json").stdout)
+        self.assertEqual(self.fake.ops(), ["hello", "service_set"])
+        self.assertEqual(self.last_request(),
+                         {"op": "service_set", "service": "api",
+                          "objective": {"percentile": 95, "latency_ms": 30, "window_s": 8}, "scale_up_window_s": 4})
+        self.assertEqual(result["service"]["objective"], {"percentile": 95, "latency_ms": 30, "window_s": 8})
+
+    def test_unknown_services_exit_1_with_lamina_s_message(self):
+        message = "lamina: unknown_service: no service named 'nosuch'\n"
+        for arguments in (["service", "show", "nosuch"], ["service", "set", "nosuch", "--max", "2"],
+                          ["service", "set", "nosuch", "--window", "3"], ["service", "destroy", "nosuch"]):
+            with self.subTest(arguments=arguments):
+                result = self.assert_fails(EXIT_ERROR, *arguments)
+                self.assertEqual(result.stderr, message)
+                self.assertEqual(result.stdout, "")
+        self.assert_fails(EXIT_ERROR, "service", "set", "web", "--window", "30",
+                          stderr="^lamina: invalid_argument: objective window_s 30 is not 1-15\n")
+
+    def test_service_destroy(self):
+        self.assertEqual(self.assert_ok("service", "destroy", "web").stdout,
+                         "web: destroyed; its replicas drain and stop\n")
+        self.assertEqual(self.last_request(), {"op": "service_destroy", "service": "web"})
+        self.assertNotIn("web", [service["name"] for service in
+                                 json.loads(self.assert_ok("services", "--json").stdout)["services"]])
+        self.assertEqual(self.assert_ok("service", "destroy", "api", "--json").stdout, "{}\n")
+        self.assertEqual(self.assert_ok("services").stdout, "no services\n")
+
+    def test_scaling_log_prints_a_table(self):
+        lines = self.assert_ok("scaling-log").stdout.splitlines()
+        self.assertEqual(self.last_request(), {"op": "scaling_log"})
+        self.assertRegex(lines[0], r"^TIME\(s\)\s+SERVICE\s+ACTION\s+VM\s+DETAIL$")
+        self.assertRegex(lines[1], r"^\s+5\.0\s+web\s+replica_ready\s+web-1\s+answered on port 80 after 1\.2 s$")
+        self.assertRegex(lines[7], r"^\s+60\.1\s+api\s+cannot_meet_objective\s+p99 35\.500 ms > 20 ms")
+        self.assertRegex(lines[9], r"^\s+81\.2\s+web\s+scale_up\s+web-3\s+p95 82\.130 ms > 50 ms for 2\.0 s at "
+                                   r"31\.2 req/s: 2 -> 3 replicas$")
+        self.assertEqual(len(lines), 10)
+
+    def test_scaling_log_of_one_service_as_json(self):
+        result = json.loads(self.assert_ok("scaling-log", "--service", "api", "--json").stdout)
+        self.assertEqual(self.last_request(), {"op": "scaling_log", "service": "api"})
+        self.assertEqual([entry["action"] for entry in result["entries"]], ["cap_lowered", "cannot_meet_objective"])
+        self.assertEqual(result["entries"][0]["vm"], "batch")
+        self.assertEqual(self.assert_ok("scaling-log", "--service", "gone").stdout, "no scaling-log entries\n")
+
+    def test_scaling_log_follow_asks_for_entries_after_the_last_seq(self):
+        output = self.assert_ok("scaling-log", "--follow", "--interval", "0.05", "--iterations", "4").stdout
+        self.assertEqual([request for request in self.fake.requests() if request["op"] == "scaling_log"],
+                         [{"op": "scaling_log"}, {"op": "scaling_log", "since": 9},
+                          {"op": "scaling_log", "since": 10}, {"op": "scaling_log", "since": 11}])
+        self.assertEqual(self.fake.ops(), ["hello", "scaling_log"] * 4)  # a new connection per poll
+        lines = output.splitlines()
+        self.assertEqual(len(lines), 12)  # the heading once, 9 entries, then one per step of the fake autoscaler
+        self.assertRegex(lines[0], r"^\s+TIME\(s\)\s+SERVICE\s+ACTION\s+VM\s+DETAIL$")
+        self.assertRegex(lines[10], r"^\s+83\.3\s+web\s+replica_ready\s+web-3\s+answered on port 80 after 2\.1 s$")
+        self.assertRegex(lines[11], r"^\s+86\.0\s+web\s+replica_stopped\s+web-4\s+")
+        # Batches printed apart line up: every ACTION starts in the same column.
+        self.assertEqual(len({line.index(" replica_") for line in lines[1:] if " replica_" in line}), 1)
+
+    def test_scaling_log_follow_of_one_service_as_json_lines(self):
+        lines = self.assert_ok("scaling-log", "--follow", "--service", "web", "--json", "--interval", "0",
+                               "--iterations", "2").stdout.splitlines()
+        self.assertEqual(len(lines), 2)
+        self.assertEqual(len(json.loads(lines[0])["entries"]), 7)
+        self.assertEqual([entry["seq"] for entry in json.loads(lines[1])["entries"]], [10])
+        self.assertEqual(self.last_request(), {"op": "scaling_log", "service": "web", "since": 9})
+
+    def test_list_shows_each_replica_s_service_and_best_effort_vms(self):
+        lines = self.assert_ok("list").stdout.splitlines()
+        self.assertRegex(lines[0], r"\s+BALLOON\s+SERVICE\s+BE$")
+        rows = {line.split()[0]: line for line in lines[1:-1]}
+        self.assertRegex(rows["web"], r"\s0$")  # neither a replica nor best effort
+        self.assertRegex(rows["batch"], r"\s0\s+yes$")
+        self.assertRegex(rows["web-1"], r"\s0\s+web$")
+        self.assertRegex(rows["api-1"], r"\s0\s+api$")
+        self.assertEqual(rows["web-1"].index("web", 5), rows["api-1"].index("api", 5))  # one SERVICE column
+        self.assertEqual(lines[-1], "templates: web, db, worker, web-replica, api-replica, batch")
+
+    def test_best_effort_on_create_and_set(self):
+        output = self.assert_ok("create", "worker", "--best-effort").stdout
+        self.assertEqual(self.last_request(), {"op": "create", "template": "worker", "best_effort": True})
+        self.assertIn(", best effort;", output)
+        self.assert_ok("create", "batch", "--name", "batch2", "--best-effort=false")
+        self.assertEqual(self.last_request(),
+                         {"op": "create", "template": "batch", "name": "batch2", "best_effort": False})
+        self.assertEqual(self.assert_ok("set", "batch", "--best-effort", "false").stdout,
+                         "batch (id 3): running, 1 vCPU, 64 MiB, weight 128, cap 50%, pinned any\n")
+        self.assertEqual(self.last_request(), {"op": "set", "vm": "batch", "best_effort": False})
+        self.assert_ok("set", "db", "--best-effort", "true")
+        self.assertEqual(self.last_request(), {"op": "set", "vm": "db", "best_effort": True})
+        vms = {vm["name"]: vm for vm in json.loads(self.assert_ok("list", "--json").stdout)["vms"]}
+        self.assertEqual({name: vm["best_effort"] for name, vm in vms.items() if vm["best_effort"]},
+                         {"worker": True, "db": True})
+
+    def test_top_shows_services_replicas_and_the_latest_decisions(self):
+        output = self.assert_ok("top", "--interval", "0.05", "--iterations", "3").stdout
+        self.assertEqual(self.fake.ops(), ["hello", "stats", "scaling_log"] * 3)  # one connection per refresh
+        self.assertEqual([request.get("since") for request in self.fake.requests() if request["op"] == "scaling_log"],
+                         [None, 9, 10])
+        frames = output.split("\n\nlamina top:")
+        self.assertEqual(len(frames), 3)
+        first = frames[0]
+        self.assertRegex(first, r"\nSERVICE\s+READY\s+BOOT\s+DRAIN\s+CONN\s+OUT\s+P50\(ms\)\s+P95\(ms\)\s+P99\(ms\)\s+"
+                                r"REQ/s\s+ERRORS\s+OBJECTIVE\s+STATUS\n")
+        self.assertRegex(first, r"\nweb\s+2\s+1\s+1\s+6\s+2\s+12\.1\s+40\.2\s+55\.0\s+24\.0\s+1\s+p95<=50ms/5s\s+"
+                                r"scaling_up\n  web-1\s+2\s+1\s+11\.5\s+38\.0\s+52\.5\s+14\.0\s+1\s+ready\n")
+        self.assertRegex(first, r"\n  web-3\s+0\s+0\s+-\s+-\s+-\s+0\.0\s+0\s+booting\n")
+        self.assertRegex(first, r"\napi\s+1\s+0\s+0\s+4\s+2\s+8\.2\s+18\.9\s+35\.5\s+30\.0\s+2\s+p99<=20ms/10s\s+"
+                                r"cannot_meet_objective \(at_max_replicas\)\n  api-1\s")
+        log = first[first.index("\nTIME(s)") + 1:].splitlines()[1:]
+        self.assertEqual([line.split()[0] for line in log], ["51.2", "60.0", "60.1", "75.0", "81.2"])  # the latest 5
+        log = frames[2][frames[2].index("\nTIME(s)") + 1:].splitlines()[1:]
+        self.assertEqual([line.split()[0] for line in log], ["60.1", "75.0", "81.2", "83.3", "86.0"])
+        self.assertRegex(frames[2], r"\nweb\s+3\s+0\s+1\s.*\sok\n")  # web-3 became ready after frame 1
+
+    def test_top_json_prints_the_statistics_with_services(self):
+        lines = self.assert_ok("top", "--json", "--interval", "0", "--iterations", "1").stdout.splitlines()
+        self.assertEqual([service["name"] for service in json.loads(lines[0])["services"]], ["web", "api"])
+        self.assertEqual(self.fake.ops(), ["hello", "stats"])
+
+    def test_metrics_export_services_and_replicas(self):
+        text = self.assert_ok("metrics").stdout
+        samples = samples_of(text)
+        expected = {
+            ("lamina_service_latency_seconds", (("quantile", "0.5"), ("service", "web"))): 0.0121,
+            ("lamina_service_latency_seconds", (("quantile", "0.95"), ("service", "web"))): 0.0402,
+            ("lamina_service_latency_seconds", (("quantile", "0.99"), ("service", "api"))): 0.0355,
+            ("lamina_service_requests_total", (("service", "web"),)): 1234,
+            ("lamina_service_errors_total", (("kind", "reset"), ("service", "web"))): 3,
+            ("lamina_service_errors_total", (("kind", "timeout"), ("service", "api"))): 2,
+            ("lamina_service_request_rate", (("service", "api"),)): 30,
+            ("lamina_service_replicas", (("service", "web"), ("state", "ready"))): 2,
+            ("lamina_service_replicas", (("service", "web"), ("state", "booting"))): 1,
+            ("lamina_service_replicas", (("service", "web"), ("state", "draining"))): 1,
+            ("lamina_service_objective_seconds", (("service", "web"),)): 0.05,
+            ("lamina_service_objective_met", (("service", "web"),)): 1,
+            ("lamina_service_objective_met", (("service", "api"),)): 0,
+            ("lamina_replica_latency_seconds", (("quantile", "0.95"), ("service", "web"), ("vm", "web-2"))): 0.0431,
+            ("lamina_replica_requests_total", (("service", "web"), ("vm", "web-1"))): 800,
+            ("lamina_replica_outstanding", (("service", "api"), ("vm", "api-1"))): 2,
+            ("lamina_vm_state", (("state", "running"), ("vm", "web-1"))): 1,  # the VM series stay
+            ("lamina_board_cpus", ()): 2,
+        }
+        for key, value in expected.items():
+            self.assertIn(key, samples)
+            self.assertAlmostEqual(samples[key], value, msg=str(key))
+        booting = (("quantile", "0.5"), ("service", "web"), ("vm", "web-3"))
+        self.assertTrue(math.isnan(samples[("lamina_replica_latency_seconds", booting)]))  # no request yet
+        self.assertIn("# TYPE lamina_service_requests_total counter\n", text)
+        self.assertIn("# TYPE lamina_service_latency_seconds gauge\n", text)
+        self.assertIn("# HELP lamina_replica_outstanding ", text)
+        self.assertEqual(self.fake.ops(), ["hello", "stats", "board"])
+
+
+class OlderLamina(CliTestCase):
+    """A Lamina from before services: the default fake."""
+
+    def test_services_verbs_report_the_unknown_op(self):
+        for arguments, op in ((["services"], "services"), (["service", "show", "web"], "services"),
+                              (["service", "destroy", "web"], "service_destroy"), (["scaling-log"], "scaling_log"),
+                              (SERVICE_CREATE_ARGUMENTS, "service_create")):
+            with self.subTest(arguments=arguments):
+                self.assert_fails(EXIT_ERROR, *arguments, stderr=rf"^lamina: unknown_op: no operation '{op}'\n$")
+
+    def test_list_leaves_service_and_be_blank(self):
+        lines = self.assert_ok("list").stdout.splitlines()
+        self.assertRegex(lines[1], r"^web\s+1\s+running\s+2\s+256\s+256\s+-\s+any\s+0$")
+
+    def test_top_has_no_service_section(self):
+        output = self.assert_ok("top", "--interval", "0", "--iterations", "2").stdout
+        self.assertNotIn("SERVICE", output)
+        self.assertNotIn("TIME(s)", output)
+        self.assertEqual(self.fake.ops(), ["hello", "stats"] * 2)  # no scaling_log asked
+
+    def test_metrics_have_no_service_series(self):
+        text = self.assert_ok("metrics").stdout
+        self.assertNotIn("lamina_service_", text)
+        self.assertNotIn("lamina_replica_", text)
+        self.assertIn(("lamina_board_cpus", ()), samples_of(text))
+
+
+TEST_CASES = (Verbs, Errors, MalformedReplies, Connecting, Top, Console, Metrics, Services, OlderLamina)
 
 
 def test_names():

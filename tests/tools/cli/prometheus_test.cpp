@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "json_fields.hpp"
+#include "service_samples.hpp"
 
 namespace lamina::cli {
 namespace {
@@ -118,6 +119,97 @@ TEST(Prometheus, TypesCountersAndGauges) {
     EXPECT_THAT(text, HasSubstr("# TYPE lamina_vm_state gauge\n"));
     EXPECT_THAT(text, HasSubstr("# TYPE lamina_board_free_memory_bytes gauge\n"));
     EXPECT_THAT(text, Not(HasSubstr("# TYPE lamina_vm_memory_assigned_bytes counter")));
+}
+
+[[nodiscard]] StatsSnapshot stats_with_services() {
+    StatsSnapshot stats = sample_stats();
+    stats.services = parse_services(samples::sample_services_result());
+    return stats;
+}
+
+TEST(Prometheus, ALaminaWithoutServicesGetsNoServiceFamilies) {
+    const std::string text = render_prometheus(sample_stats(), sample_board());
+    EXPECT_THAT(text, Not(HasSubstr("lamina_service_")));
+    EXPECT_THAT(text, Not(HasSubstr("lamina_replica_")));
+    StatsSnapshot none = sample_stats();
+    none.services.emplace();  // services, but none declared: the families, without samples
+    EXPECT_THAT(render_prometheus(none, sample_board()), HasSubstr("# TYPE lamina_service_objective_met gauge\n"));
+}
+
+TEST(Prometheus, ExportsServiceLatenciesOverTheWindow) {
+    const std::string text = render_prometheus(stats_with_services(), sample_board());
+    EXPECT_THAT(text, HasSubstr("# TYPE lamina_service_latency_seconds gauge\n"));
+    EXPECT_THAT(text, HasSubstr("lamina_service_latency_seconds{service=\"web\",quantile=\"0.5\"} 0.0121\n"));
+    EXPECT_THAT(text, HasSubstr("lamina_service_latency_seconds{service=\"web\",quantile=\"0.95\"} 0.0402\n"));
+    EXPECT_THAT(text, HasSubstr("lamina_service_latency_seconds{service=\"web\",quantile=\"0.99\"} 0.055\n"));
+    // No request in the window: no latency to tell.
+    EXPECT_THAT(text, HasSubstr("lamina_service_latency_seconds{service=\"idle\",quantile=\"0.95\"} NaN\n"));
+}
+
+TEST(Prometheus, ExportsServiceCountersRatesAndReplicas) {
+    const std::string text = render_prometheus(stats_with_services(), sample_board());
+    EXPECT_THAT(text, HasSubstr("# TYPE lamina_service_requests_total counter\n"));
+    EXPECT_THAT(text, HasSubstr("lamina_service_requests_total{service=\"web\"} 1234\n"));
+    EXPECT_THAT(text, HasSubstr("# TYPE lamina_service_errors_total counter\n"));
+    EXPECT_THAT(text, HasSubstr("lamina_service_errors_total{service=\"web\",kind=\"reset\"} 3\n"));
+    EXPECT_THAT(text, HasSubstr("lamina_service_errors_total{service=\"web\",kind=\"timeout\"} 4\n"));
+    EXPECT_THAT(text, HasSubstr("lamina_service_request_rate{service=\"web\"} 24\n"));
+    EXPECT_THAT(text, HasSubstr("lamina_service_replicas{service=\"web\",state=\"ready\"} 1\n"));
+    EXPECT_THAT(text, HasSubstr("lamina_service_replicas{service=\"web\",state=\"booting\"} 1\n"));
+    EXPECT_THAT(text, HasSubstr("lamina_service_replicas{service=\"web\",state=\"draining\"} 2\n"));
+    EXPECT_THAT(text, HasSubstr("lamina_service_replicas{service=\"idle\",state=\"ready\"} 0\n"));
+    EXPECT_THAT(text, HasSubstr("lamina_service_objective_seconds{service=\"web\"} 0.05\n"));
+    EXPECT_THAT(text, HasSubstr("lamina_service_objective_seconds{service=\"idle\"} 0.1\n"));
+}
+
+TEST(Prometheus, SaysWhetherEachServiceMeetsItsObjective) {
+    const std::string text = render_prometheus(stats_with_services(), sample_board());
+    EXPECT_THAT(text, HasSubstr("lamina_service_objective_met{service=\"web\"} 1\n"));  // p95 40.2 <= 50
+    EXPECT_THAT(text, HasSubstr("lamina_service_objective_met{service=\"api\"} 0\n"));  // cannot_meet_objective
+    EXPECT_THAT(text, HasSubstr("lamina_service_objective_met{service=\"idle\"} 1\n"));  // nothing to judge
+    StatsSnapshot slow = stats_with_services();
+    (*slow.services)[0].window.p95_ms = 50.5;  // above the objective, while Lamina still scales up
+    EXPECT_THAT(render_prometheus(slow, sample_board()),
+                HasSubstr("lamina_service_objective_met{service=\"web\"} 0\n"));
+}
+
+TEST(Prometheus, ExportsReplicaFigures) {
+    const std::string text = render_prometheus(stats_with_services(), sample_board());
+    EXPECT_THAT(text,
+                HasSubstr("lamina_replica_latency_seconds{service=\"web\",vm=\"web-1\",quantile=\"0.95\"} 0.03825\n"));
+    EXPECT_THAT(text,
+                HasSubstr("lamina_replica_latency_seconds{service=\"web\",vm=\"web-3\",quantile=\"0.99\"} 0.070125\n"));
+    EXPECT_THAT(text,
+                HasSubstr("lamina_replica_latency_seconds{service=\"web\",vm=\"web-2\",quantile=\"0.5\"} NaN\n"));
+    EXPECT_THAT(text, HasSubstr("# TYPE lamina_replica_requests_total counter\n"));
+    EXPECT_THAT(text, HasSubstr("lamina_replica_requests_total{service=\"web\",vm=\"web-1\"} 1000\n"));
+    EXPECT_THAT(text, HasSubstr("lamina_replica_requests_total{service=\"api\",vm=\"api-1\"} 5000\n"));
+    EXPECT_THAT(text, HasSubstr("# TYPE lamina_replica_outstanding gauge\n"));
+    EXPECT_THAT(text, HasSubstr("lamina_replica_outstanding{service=\"web\",vm=\"web-3\"} 2\n"));
+}
+
+// The service families keep the format's rules too (and the VM ones stay).
+TEST(Prometheus, GroupsServiceSamplesUnderTheirFamily) {
+    std::istringstream lines(render_prometheus(stats_with_services(), sample_board()));
+    std::set<std::string> seen;
+    std::string line;
+    std::string current;
+    while (std::getline(lines, line)) {
+        if (line.rfind("# HELP ", 0) == 0) {
+            current = line.substr(7, line.find(' ', 7) - 7);
+            EXPECT_TRUE(seen.insert(current).second) << "family twice: " << current;
+            ASSERT_TRUE(std::getline(lines, line));
+            EXPECT_EQ(line.rfind("# TYPE " + current + " ", 0), 0u) << line;
+            continue;
+        }
+        EXPECT_EQ(line.substr(0, line.find_first_of("{ ")), current) << line;
+    }
+    for (const char* name :
+         {"lamina_vcpu_run_seconds_total", "lamina_service_latency_seconds", "lamina_service_requests_total",
+          "lamina_service_errors_total", "lamina_service_request_rate", "lamina_service_replicas",
+          "lamina_service_objective_seconds", "lamina_service_objective_met", "lamina_replica_latency_seconds",
+          "lamina_replica_requests_total", "lamina_replica_outstanding"})
+        EXPECT_EQ(seen.count(name), 1u) << name;
 }
 
 }  // namespace
