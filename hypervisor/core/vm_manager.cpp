@@ -269,7 +269,15 @@ void restart(Vm& vm, std::string_view reason) {
 
 void finish_stop(Vm& vm) {
     vm.uart.flush();
-    const VmImageSpec spec = vm.spec;
+    // The spec's name and command line live in the slot, which another CPU
+    // may take for a new VM as soon as it is released: keep copies.
+    std::array<char, bundle_format::kNameFieldSize> name{};
+    std::array<char, bundle_format::kMaxCmdlineSize> cmdline{};
+    VmImageSpec spec = vm.spec;
+    spec.name = {name.data(), std::min(spec.name.size(), name.size())};
+    spec.cmdline = {cmdline.data(), std::min(spec.cmdline.size(), cmdline.size())};
+    std::copy_n(vm.spec.name.begin(), spec.name.size(), name.begin());
+    std::copy_n(vm.spec.cmdline.begin(), spec.cmdline.size(), cmdline.begin());
     const bool restart_it = vm.after_stop == AfterStop::restart;
     release_resources(vm);
     log::info("vm {}: destroyed, memory returned ({} MiB free)", spec.name,
