@@ -162,7 +162,18 @@ ScalingDecision ScalingPolicy::decide_breach(const ScalingInputs& inputs, Scalin
     }
     if (!may_add(now)) return decision;
     breach_since_ns_ = now;
-    return with_action(decision, ScalingAction::add, replicas_missing(inputs), ScalingReason::objective_missed);
+    const unsigned missing = replicas_missing(inputs);
+    // Remember the load that needed this many: fewer replicas are not tried
+    // again while the load stays near it (no flapping down and up).
+    needed_replicas_ = inputs.replicas.ready + inputs.replicas.booting + missing;
+    needed_at_rate_milli_ = arrival_rate_milli(inputs);
+    return with_action(decision, ScalingAction::add, missing, ScalingReason::objective_missed);
+}
+
+std::uint64_t ScalingPolicy::arrival_rate_milli(const ScalingInputs& inputs) {
+    if (inputs.window.span_ns == 0) return 0;
+    return static_cast<std::uint64_t>(static_cast<unsigned __int128>(inputs.arrivals) * 1'000'000'000'000u /
+                                      inputs.window.span_ns);
 }
 
 unsigned ScalingPolicy::replicas_missing(const ScalingInputs& inputs) const {
@@ -197,7 +208,9 @@ ScalingDecision ScalingPolicy::decide_calm(const ScalingInputs& inputs, ScalingD
     if (capacity_changed_ns_ != kNever && !lasted(capacity_changed_ns_, now, settings_.scale_down_window_ns))
         return decision;
 
-    if (load_fits_one_fewer(inputs)) {
+    const bool load_as_when_needed = replicas.ready <= needed_replicas_ &&
+                                     arrival_rate_milli(inputs) * 100 >= needed_at_rate_milli_ * kSameLoadPercent;
+    if (!load_as_when_needed && load_fits_one_fewer(inputs)) {
         calm_since_ns_ = now;
         return with_action(decision, ScalingAction::remove, 1, ScalingReason::load_low);
     }

@@ -119,6 +119,11 @@ private:
     [[nodiscard]] unsigned replicas_missing(const ScalingInputs& inputs) const;
     [[nodiscard]] bool load_fits_one_fewer(const ScalingInputs& inputs) const;
     [[nodiscard]] static std::uint64_t since(std::uint64_t start_ns, std::uint64_t now_ns);
+    [[nodiscard]] static std::uint64_t arrival_rate_milli(const ScalingInputs& inputs);
+
+    // A load within this share of the one that last needed more replicas
+    // counts as the same load.
+    static constexpr std::uint64_t kSameLoadPercent = 80;
     // A spell that started at start_ns (kNever: none under way) has lasted duration_ns.
     [[nodiscard]] static bool lasted(std::uint64_t start_ns, std::uint64_t now_ns, std::uint64_t duration_ns);
 
@@ -129,6 +134,8 @@ private:
     std::uint64_t capacity_changed_ns_{kNever};  // last replica ready or removed
     std::uint64_t trouble_seen_ns_{kNever};      // last tick with an unmet need
     std::uint64_t add_blocked_until_ns_{0};      // after a replica did not fit
+    unsigned needed_replicas_{0};            // replicas after the last add for a missed objective
+    std::uint64_t needed_at_rate_milli_{0};  // the arrival rate then (requests per 1000 s)
     bool cannot_meet_{false};
     bool board_full_to_report_{false};
 };
