@@ -309,6 +309,23 @@ TEST(ScalingPolicy, KeepsReplicasWhenTheRestWouldBeTooBusy) {
     expect_decision(three.run_until_action().decision, ScalingAction::remove, 1, ScalingReason::load_low);
 }
 
+TEST(ScalingPolicy, KeepsReplicasWhileTheLoadThatNeededThemLasts) {
+    // One replica misses the objective: a second is added for this load.
+    Service service{with_replicas(1, 4), {.ready = 1}};
+    service.load.latency_ns = 500 * kMs;
+    expect_decision(service.run_until_action().decision, ScalingAction::add, 1, ScalingReason::objective_missed);
+    service.replicas = {.ready = 2};
+    service.policy.capacity_changed(service.now);
+    // Now fast and lightly busy, but the same arrivals: it keeps both.
+    service.load.latency_ns = 10 * kMs;
+    service.load.busy_percent = 10;
+    EXPECT_TRUE(service.run_for(120 * kSec).empty());
+    // The load halves: one replica goes.
+    service.load.arrivals = 50;
+    service.load.requests = 50;
+    expect_decision(service.run_until_action().decision, ScalingAction::remove, 1, ScalingReason::load_low);
+}
+
 TEST(ScalingPolicy, ScalesToZeroWhenIdleWithMinimumZero) {
     Service service{with_replicas(0, 4), {.ready = 1}};
     service.load = {.requests = 0, .arrivals = 0, .busy_percent = 0};
