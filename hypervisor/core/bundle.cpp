@@ -438,28 +438,6 @@ private:
     return {};
 }
 
-// Replica n gets first_replica_address + n - 1. Neither they nor the service
-// address may be the network or broadcast address of the replicas' prefix
-// (a /31 or /32 has neither), the replicas must stay inside the prefix, and
-// the service address is not a replica's.
-[[nodiscard]] Status check_service_addresses(const ServiceSpec& service) {
-    // 64-bit arithmetic, so the last replica of a range at 255.255.255.255 cannot wrap.
-    const std::uint64_t host_mask = (std::uint64_t{1} << (32u - service.replica_prefix)) - 1;  // prefix 1..32
-    const std::uint64_t first = service.first_replica_address;
-    const std::uint64_t network = first & ~host_mask;
-    const std::uint64_t broadcast = network | host_mask;
-    const std::uint64_t last = first + service.max_replicas - 1;  // max_replicas >= 1 was checked
-    const bool has_network_and_broadcast = service.replica_prefix <= 30;
-    if (has_network_and_broadcast && (first == network || last >= broadcast))
-        return Error{"service replica addresses include the network or broadcast address of their prefix"};
-    if (last > broadcast) return Error{"service replica addresses run past the end of their prefix"};
-    if (has_network_and_broadcast && (service.address == network || service.address == broadcast))
-        return Error{"service address is the network or broadcast address of the replica prefix"};
-    if (service.address >= first && service.address <= last)
-        return Error{"service address is one of the replica addresses"};
-    return {};
-}
-
 }  // namespace
 
 std::optional<std::uint32_t> bundle_format::metadata_crc32(ByteSpan bundle) {
@@ -640,5 +618,28 @@ bool BootBundle::name_repeats_earlier_vm(std::uint32_t index) const {
     }
     return false;
 }
+
+// Replica n gets first_replica_address + n - 1. Neither they nor the service
+// address may be the network or broadcast address of the replicas' prefix
+// (a /31 or /32 has neither), the replicas must stay inside the prefix, and
+// the service address is not a replica's.
+Status check_service_addresses(const ServiceSpec& service) {
+    // 64-bit arithmetic, so the last replica of a range at 255.255.255.255 cannot wrap.
+    const std::uint64_t host_mask = (std::uint64_t{1} << (32u - service.replica_prefix)) - 1;  // prefix 1..32
+    const std::uint64_t first = service.first_replica_address;
+    const std::uint64_t network = first & ~host_mask;
+    const std::uint64_t broadcast = network | host_mask;
+    const std::uint64_t last = first + service.max_replicas - 1;  // max_replicas >= 1 was checked
+    const bool has_network_and_broadcast = service.replica_prefix <= 30;
+    if (has_network_and_broadcast && (first == network || last >= broadcast))
+        return Error{"service replica addresses include the network or broadcast address of their prefix"};
+    if (last > broadcast) return Error{"service replica addresses run past the end of their prefix"};
+    if (has_network_and_broadcast && (service.address == network || service.address == broadcast))
+        return Error{"service address is the network or broadcast address of the replica prefix"};
+    if (service.address >= first && service.address <= last)
+        return Error{"service address is one of the replica addresses"};
+    return {};
+}
+
 
 }  // namespace lamina

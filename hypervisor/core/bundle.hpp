@@ -276,6 +276,13 @@ struct ServiceSpec final {
     std::uint32_t drain_grace_ms{0};        // 1-600 s
 };
 
+// The rules a service's addresses follow, from the bundle or the management
+// API: replica n gets first_replica_address + n - 1 (n up to max_replicas);
+// they stay inside their prefix and, for prefixes up to /30, avoid its
+// network and broadcast addresses, as the service address does; the service
+// address is not a replica's.
+[[nodiscard]] Status check_service_addresses(const ServiceSpec& service);
+
 class BootBundle final {
 public:
     BootBundle() = default;  // an empty bundle (no VMs); Result<T> needs it

@@ -3,6 +3,7 @@
 #include <array>
 
 #include "core/bundle.hpp"
+#include "core/scaling_policy.hpp"
 #include "virtual_devices/packet.hpp"
 
 namespace lamina::management {
@@ -45,8 +46,8 @@ constexpr std::array<OperationSpec, 20> kOperations{{
     {"scaling_log", Operation::scaling_log, {"service", "since"}},
 }};
 
-constexpr std::size_t kMaxServiceNameLength = 15;
-constexpr std::uint32_t kMaxReplicas = 8;
+constexpr std::size_t kMaxServiceNameLength = bundle_format::kServiceNameFieldSize - 1;
+constexpr std::uint32_t kMaxReplicas = kMaxServiceReplicas;
 
 constexpr std::uint32_t kMaxWeight = 65535;
 constexpr std::uint64_t kMaxMemoryMib = std::uint64_t{1} << 20;  // 1 TiB: beyond any board

@@ -25,6 +25,8 @@ constexpr std::uint64_t kMemoryMarginFrames = 4 * MiB / kPageSize;  // page tabl
 constexpr std::uint32_t kBestEffortFloorPercent = 10;  // per vCPU
 constexpr std::size_t kLogEntries = 128;
 constexpr std::size_t kMaxReplicas = ServiceBalancer::kMaxReplicas;
+constexpr std::size_t kServiceNameSize = bundle_format::kServiceNameFieldSize;
+static_assert(kMaxServices == bundle_format::kMaxServiceCount, "every service of a bundle has a slot");
 
 enum class Phase : std::uint8_t { none, booting, ready, draining, stopping };
 enum class ServiceStatus : std::uint8_t { ok, scaling_up, scaling_down, cannot_meet_objective };
@@ -52,9 +54,9 @@ struct Replica final {
 struct Service final {
     bool in_use{false};
     bool destroying{false};
-    FixedName<16> name{};
+    FixedName<kServiceNameSize> name{};
     FixedName<bundle_format::kNameFieldSize> template_name{};
-    FixedName<16> network_name{};
+    FixedName<bundle_format::kNetworkNameFieldSize> network_name{};
     NetworkId network{};
     std::uint32_t address{0};
     std::uint16_t port{0};
@@ -70,7 +72,7 @@ struct Service final {
 struct LogEntry final {
     std::uint64_t seq{0};
     std::uint64_t time_ns{0};
-    FixedName<16> service{};
+    FixedName<kServiceNameSize> service{};
     std::string_view action{};
     FixedName<bundle_format::kNameFieldSize> vm{};
     FormatBuffer detail{};
@@ -452,8 +454,7 @@ void scale(Service& service, std::uint64_t now) {
                                .completions = figures.window.requests,
                                .connection_held = figures.held != 0};
     const ScalingDecision decision = service.policy.decide(inputs);
-    if (decision.action == ScalingAction::add && inputs.connection_held &&
-        decision.reason == ScalingReason::connection_held)
+    if (decision.action == ScalingAction::add && decision.reason == ScalingReason::connection_held)
         record(service, "held_connection", "", "{} connection(s) wait for a replica", figures.held);
     act(service, decision, figures, now);
     update_status(service);
@@ -498,6 +499,17 @@ void tick() {
     return std::nullopt;
 }
 
+// The bundle's rules for service and replica addresses (core/bundle.hpp).
+[[nodiscard]] bool addresses_fit(std::uint32_t address, std::uint32_t first_replica, std::uint8_t prefix,
+                                 unsigned max_replicas) {
+    ServiceSpec spec{};
+    spec.address = address;
+    spec.first_replica_address = first_replica;
+    spec.replica_prefix = prefix;
+    spec.max_replicas = static_cast<std::uint8_t>(max_replicas);
+    return static_cast<bool>(check_service_addresses(spec));
+}
+
 // Checks what the request decoder cannot: the template, the network, the
 // addresses against other services.
 [[nodiscard]] Refusal check_config(const ServiceConfig& config) {
@@ -509,12 +521,9 @@ void tick() {
     if (spec->nic_count != 1 || spec->nics[0].network != *network)
         return {code::kInvalidArgument, "the template needs exactly one network card, on the service's network"};
     if (!valid_scaling_settings(config.scaling)) return {code::kInvalidArgument, "scaling settings out of range"};
-    const std::uint32_t host_bits = 32 - config.replica_prefix;
-    const std::uint32_t mask = host_bits >= 32 ? 0 : ~std::uint32_t{0} << host_bits;
-    const std::uint32_t last = config.first_replica_address + config.scaling.max_replicas - 1;
-    if ((config.first_replica_address & mask) != (last & mask) || (last | mask) == ~std::uint32_t{0} ||
-        (config.first_replica_address & ~mask) == 0)
-        return {code::kInvalidArgument, "replica addresses leave their subnet"};
+    if (!addresses_fit(config.address, config.first_replica_address, config.replica_prefix,
+                       config.scaling.max_replicas))
+        return {code::kInvalidArgument, "the replica addresses do not fit their prefix beside the service address"};
     for (const Service& other : g_services) {
         if (!other.in_use) continue;
         if (other.name.view() == config.name) return {code::kExists, "a service with that name exists"};
@@ -735,10 +744,9 @@ Refusal update(const management::ServiceFields& change) {
     if (change.scale_down_window_s)
         settings.scale_down_window_ns = std::uint64_t{*change.scale_down_window_s} * 1'000'000'000;
     if (!valid_scaling_settings(settings)) return {management::code::kInvalidArgument, "min_replicas is more than max_replicas"};
-    const std::uint32_t last = service->first_replica_address + settings.max_replicas - 1;
-    const std::uint32_t host_bits = 32 - service->replica_prefix;
-    if (((last ^ service->first_replica_address) >> host_bits) != 0)
-        return {management::code::kInvalidArgument, "replica addresses would leave their subnet"};
+    if (!addresses_fit(service->address, service->first_replica_address, service->replica_prefix,
+                       settings.max_replicas))
+        return {management::code::kInvalidArgument, "replica addresses would leave their prefix"};
     if (change.drain_grace_s) service->drain_grace_ns = std::uint64_t{*change.drain_grace_s} * 1'000'000'000;
     service->policy.update_settings(settings);
     record(*service, "settings_changed", "", "p{} <= {} ms over {} s, {}..{} replicas", settings.percentile,

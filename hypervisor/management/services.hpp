@@ -12,10 +12,11 @@
 #include "core/json.hpp"
 #include "core/scaling_policy.hpp"
 #include "management/request.hpp"
+#include "virtual_devices/service_balancer.hpp"
 
 namespace lamina::services {
 
-inline constexpr std::size_t kMaxServices = 4;
+inline constexpr std::size_t kMaxServices = ServiceBalancer::kMaxServices;
 
 struct ServiceConfig final {
     std::string_view name{};

@@ -340,31 +340,38 @@ def balloon(board_factory) -> None:
 TESTS = {"lifecycle": lifecycle, "cycles": cycles, "balloon": balloon}
 
 
-def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def run_suite(argv: list[str], suite: str, tests: dict, new_board, description: str) -> int:
+    """Runs the named test of `tests`, each given a factory of boards that it
+    may call with a VM config; every board is stopped at the end."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--build-dir", type=Path, required=True)
     parser.add_argument("--keep-log", type=Path)
-    parser.add_argument("test", choices=sorted(TESTS))
+    parser.add_argument("test", choices=sorted(tests))
     args = parser.parse_args(argv)
     boards: list[Board] = []
-    with tempfile.TemporaryDirectory(prefix=f"lamina-management-{args.test}-") as work:
+    with tempfile.TemporaryDirectory(prefix=f"lamina-{suite}-{args.test}-") as work:
         if args.keep_log:
             args.keep_log.parent.mkdir(parents=True, exist_ok=True)
 
-        def board_factory(vms: dict) -> Board:
-            board = Board(args.build_dir.resolve(), Path(work), vms, log=args.keep_log)
+        def board_factory(config: dict) -> Board:
+            board = new_board(args.build_dir.resolve(), Path(work), config, args.keep_log)
             boards.append(board)
             return board
         try:
-            TESTS[args.test](board_factory)
-            print(f"PASS: management {args.test}")
+            tests[args.test](board_factory)
+            print(f"PASS: {suite} {args.test}")
             return 0
         except (TestFailure, lamina_run.LaminaRunError, subprocess.TimeoutExpired) as failure:
-            print(f"FAIL: management {args.test}: {failure}")
+            print(f"FAIL: {suite} {args.test}: {failure}")
             return 1
         finally:
             for board in boards:
                 board.stop()
+
+
+def main(argv: list[str]) -> int:
+    return run_suite(argv, "management", TESTS, lambda build_dir, work, vms, log: Board(build_dir, work, vms, log=log),
+                     __doc__)
 
 
 if __name__ == "__main__":

@@ -14,19 +14,17 @@ directions and bounds with margins, never exact counts at exact times.
 
 from __future__ import annotations
 
-import argparse
 import json
 import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from management_test import Board, TestFailure, check, lamina_run, raw_requests  # noqa: E402
+from management_test import Board, TestFailure, check, lamina_run, raw_requests, run_suite  # noqa: E402
 
 SERVICE_IP = "10.0.2.50"
 BACKEND_IP = "10.0.2.60"
@@ -259,30 +257,7 @@ TESTS = {"autoscale": autoscale, "zero": zero, "limits": limits, "tiers": tiers}
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--build-dir", type=Path, required=True)
-    parser.add_argument("--keep-log", type=Path)
-    parser.add_argument("test", choices=sorted(TESTS))
-    args = parser.parse_args(argv)
-    boards: list[Board] = []
-    with tempfile.TemporaryDirectory(prefix=f"lamina-services-{args.test}-") as work:
-        if args.keep_log:
-            args.keep_log.parent.mkdir(parents=True, exist_ok=True)
-
-        def make_board(config: dict) -> ServiceBoard:
-            board = ServiceBoard(args.build_dir.resolve(), Path(work), config, args.keep_log)
-            boards.append(board)
-            return board
-        try:
-            TESTS[args.test](make_board)
-            print(f"PASS: services {args.test}")
-            return 0
-        except (TestFailure, lamina_run.LaminaRunError, subprocess.TimeoutExpired) as failure:
-            print(f"FAIL: services {args.test}: {failure}")
-            return 1
-        finally:
-            for board in boards:
-                board.stop()
+    return run_suite(argv, "services", TESTS, ServiceBoard, __doc__)
 
 
 if __name__ == "__main__":
