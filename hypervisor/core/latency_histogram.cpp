@@ -123,6 +123,10 @@ void LatencyWindow::record_latency(std::uint64_t now_ns, std::uint64_t latency_n
     }
 }
 
+void LatencyWindow::count_arrival(std::uint64_t now_ns) {
+    if (Slot* slot = slot_for(now_ns)) ++slot->arrivals;
+}
+
 void LatencyWindow::count_reset(std::uint64_t now_ns) {
     ++totals_.resets;
     if (Slot* slot = slot_for(now_ns)) ++slot->resets;
@@ -152,6 +156,7 @@ WindowSummary LatencyWindow::summary(std::uint64_t now_ns, std::uint64_t window_
         const Slot& slot = slots_[second % kSlotCount];
         if (slot.second != second) continue;  // still holds an older second
         summary.requests += slot.requests;
+        summary.arrivals += slot.arrivals;
         summary.resets += slot.resets;
         summary.timeouts += slot.timeouts;
         summary.busy_ns += slot.busy_ns;

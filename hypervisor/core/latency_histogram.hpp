@@ -55,6 +55,7 @@ static_assert(sizeof(LatencyHistogram) < 1024, "a histogram is kept per second p
 // The figures of one window of recent time, summed over its seconds.
 struct WindowSummary final {
     std::uint64_t requests{0};  // responses timed (one per latency recorded)
+    std::uint64_t arrivals{0};  // requests that started (a client's request bytes)
     std::uint64_t resets{0};
     std::uint64_t timeouts{0};
     std::uint64_t busy_ns{0};
@@ -87,6 +88,8 @@ public:
     constexpr explicit LatencyWindow(std::uint64_t created_ns = 0) : created_ns_{created_ns} {}
 
     void record_latency(std::uint64_t now_ns, std::uint64_t latency_ns);
+    // A request arrived: arrivals against completions say whether a queue grows.
+    void count_arrival(std::uint64_t now_ns);
     void count_reset(std::uint64_t now_ns);
     void count_timeout(std::uint64_t now_ns);
     void add_busy(std::uint64_t now_ns, std::uint64_t busy_ns);
@@ -103,6 +106,7 @@ private:
     struct Slot final {
         std::uint64_t second{0};
         std::uint64_t requests{0};
+        std::uint64_t arrivals{0};
         std::uint64_t resets{0};
         std::uint64_t timeouts{0};
         std::uint64_t busy_ns{0};

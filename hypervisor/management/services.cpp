@@ -19,6 +19,7 @@ namespace {
 
 using packet::Ipv4Address;
 
+constexpr std::uint64_t kSecondNs = 1'000'000'000;
 constexpr std::uint64_t kTickNs = 250'000'000;
 constexpr std::uint64_t kPowerOffWaitNs = 10'000'000'000;  // after the power button, before a forced stop
 constexpr std::uint64_t kMemoryMarginFrames = 4 * MiB / kPageSize;  // page tables, device state
@@ -86,7 +87,9 @@ std::array<LogEntry, kLogEntries> g_log{};
 std::uint64_t g_log_next_seq = 1;
 std::array<char, bundle_format::kMaxCmdlineSize> g_cmdline{};  // a replica's command line while it is built
 
-[[nodiscard]] std::uint64_t now_ns() { return stolen_time::ticks_to_ns(arch::counter_now(), arch::counter_frequency()); }
+[[nodiscard]] std::uint64_t now_ns() {
+    return stolen_time::ticks_to_ns(arch::counter_now(), arch::counter_frequency());
+}
 
 [[nodiscard]] Thousandths milliseconds(std::uint64_t ns) { return Thousandths{ns / 1000}; }
 
@@ -259,7 +262,6 @@ void shut_down(Replica& replica, std::uint64_t now) {
 
 struct Figures final {
     WindowSummary window{};
-    std::uint64_t arrivals{0};
     std::uint64_t busy_ns{0};
     std::uint32_t held{0};
 };
@@ -269,11 +271,11 @@ void measure(const Service& service, std::uint64_t window_ns, Figures& figures) 
     virtual_switch().with_services([&](ServiceBalancer& balancer, std::uint64_t now) {
         const ServiceReport& report = balancer.service_report(index);
         figures.window = report.latency.summary(now, window_ns);
-        figures.arrivals = report.arrivals.summary(now, window_ns).requests;
         figures.held = report.held;
         for (std::size_t slot = 0; slot < kMaxReplicas; ++slot) {
             const ReplicaReport& replica = balancer.replica_report(index, slot);
-            if (replica.state == ReplicaState::ready) figures.busy_ns += replica.latency.summary(now, window_ns).busy_ns;
+            if (replica.state != ReplicaState::ready) continue;
+            figures.busy_ns += replica.latency.summary(now, window_ns).busy_ns;
         }
     });
 }
@@ -369,7 +371,7 @@ void describe(FormatBuffer& out, const Service& service, const ScalingDecision& 
               unsigned before, unsigned after) {
     format_to(out, "p{} {} ms (objective {} ms), {} requests, {} arrived, {} held: {} -> {} replicas ({})",
               service.policy.settings().percentile, milliseconds(decision.percentile_ns),
-              milliseconds(service.policy.settings().objective_ns), figures.window.requests, figures.arrivals,
+              milliseconds(service.policy.settings().objective_ns), figures.window.requests, figures.window.arrivals,
               figures.held, before, after, to_string(decision.reason));
 }
 
@@ -450,7 +452,7 @@ void scale(Service& service, std::uint64_t now) {
                                .window = figures.window,
                                .replicas = count_replicas(service),
                                .busy_ns_ready = figures.busy_ns,
-                               .arrivals = figures.arrivals,
+                               .arrivals = figures.window.arrivals,
                                .completions = figures.window.requests,
                                .connection_held = figures.held != 0};
     const ScalingDecision decision = service.policy.decide(inputs);
@@ -559,7 +561,7 @@ void tick() {
     service.drain_grace_ns = config.drain_grace_ns;
     service.policy = ScalingPolicy{config.scaling};
     record(service, "service_created", "", "p{} <= {} ms over {} s, {}..{} replicas",
-           config.scaling.percentile, milliseconds(config.scaling.objective_ns), config.scaling.window_ns / 1'000'000'000,
+           config.scaling.percentile, milliseconds(config.scaling.objective_ns), config.scaling.window_ns / kSecondNs,
            config.scaling.min_replicas, config.scaling.max_replicas);
     return {};
 }
@@ -672,13 +674,13 @@ void write_settings(json::JsonWriter& out, const Service& service) {
     out.begin_object();
     out.member("percentile", settings.percentile);
     out.member("latency_ms", settings.objective_ns / 1'000'000);
-    out.member("window_s", settings.window_ns / 1'000'000'000);
+    out.member("window_s", settings.window_ns / kSecondNs);
     out.end_object();
     out.member("min_replicas", settings.min_replicas);
     out.member("max_replicas", settings.max_replicas);
-    out.member("scale_up_window_s", settings.scale_up_window_ns / 1'000'000'000);
-    out.member("scale_down_window_s", settings.scale_down_window_ns / 1'000'000'000);
-    out.member("drain_grace_s", service.drain_grace_ns / 1'000'000'000);
+    out.member("scale_up_window_s", settings.scale_up_window_ns / kSecondNs);
+    out.member("scale_down_window_s", settings.scale_down_window_ns / kSecondNs);
+    out.member("drain_grace_s", service.drain_grace_ns / kSecondNs);
 }
 
 void write_one(json::JsonWriter& out, const Service& service) {
@@ -736,21 +738,22 @@ Refusal update(const management::ServiceFields& change) {
     if (change.objective) {
         settings.percentile = change.objective->percentile;
         settings.objective_ns = change.objective->latency_ms * 1'000'000;
-        settings.window_ns = std::uint64_t{change.objective->window_s} * 1'000'000'000;
+        settings.window_ns = std::uint64_t{change.objective->window_s} * kSecondNs;
     }
     if (change.min_replicas) settings.min_replicas = *change.min_replicas;
     if (change.max_replicas) settings.max_replicas = *change.max_replicas;
-    if (change.scale_up_window_s) settings.scale_up_window_ns = std::uint64_t{*change.scale_up_window_s} * 1'000'000'000;
+    if (change.scale_up_window_s) settings.scale_up_window_ns = std::uint64_t{*change.scale_up_window_s} * kSecondNs;
     if (change.scale_down_window_s)
-        settings.scale_down_window_ns = std::uint64_t{*change.scale_down_window_s} * 1'000'000'000;
-    if (!valid_scaling_settings(settings)) return {management::code::kInvalidArgument, "min_replicas is more than max_replicas"};
+        settings.scale_down_window_ns = std::uint64_t{*change.scale_down_window_s} * kSecondNs;
+    if (!valid_scaling_settings(settings))
+        return {management::code::kInvalidArgument, "min_replicas is more than max_replicas"};
     if (!addresses_fit(service->address, service->first_replica_address, service->replica_prefix,
                        settings.max_replicas))
         return {management::code::kInvalidArgument, "replica addresses would leave their prefix"};
-    if (change.drain_grace_s) service->drain_grace_ns = std::uint64_t{*change.drain_grace_s} * 1'000'000'000;
+    if (change.drain_grace_s) service->drain_grace_ns = std::uint64_t{*change.drain_grace_s} * kSecondNs;
     service->policy.update_settings(settings);
     record(*service, "settings_changed", "", "p{} <= {} ms over {} s, {}..{} replicas", settings.percentile,
-           milliseconds(settings.objective_ns), settings.window_ns / 1'000'000'000, settings.min_replicas,
+           milliseconds(settings.objective_ns), settings.window_ns / kSecondNs, settings.min_replicas,
            settings.max_replicas);
     return {};
 }

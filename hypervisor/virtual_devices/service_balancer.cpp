@@ -51,7 +51,6 @@ Status ServiceBalancer::add_service(std::size_t index, const ServiceAddress& add
     service.in_use = true;
     service.address = address;
     new (&service.report.latency) LatencyWindow{now_ns};
-    new (&service.report.arrivals) LatencyWindow{now_ns};
     ++service_count_;
     return {};
 }
@@ -264,7 +263,7 @@ void ServiceBalancer::request_started(Flow& flow, std::uint64_t now_ns) {
     flow.any_request = true;
     flow.timed_out = false;
     flow.request_start_ns = now_ns;
-    service.report.arrivals.record_latency(now_ns, 0);
+    service.report.latency.count_arrival(now_ns);
     if (replica.outstanding++ == 0) service.replicas[flow.replica].busy_since_ns = now_ns;
 }
 

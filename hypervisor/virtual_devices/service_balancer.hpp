@@ -56,7 +56,6 @@ struct ServiceReport final {
     std::uint64_t connections_total{0};
     std::uint64_t held_total{0};
     LatencyWindow latency{};
-    LatencyWindow arrivals{};  // requests (their latency slots unused) as they arrive
 };
 
 class ServiceBalancer final {

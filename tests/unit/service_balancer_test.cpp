@@ -751,7 +751,7 @@ TEST_F(ServiceBalancerTest, RequestIsTimedFromClientDataToReplicaData) {
     EXPECT_NEAR(static_cast<double>(replica.latencies.percentile_ns(50)), 30e6, 30e6 * 0.06);
     EXPECT_EQ(balancer->service_report(0).latency.totals().requests, 1u);
     EXPECT_EQ(balancer->replica_report(0, 2).latency.totals().requests, 1u);
-    EXPECT_EQ(balancer->service_report(0).arrivals.summary(now, kWholeWindow).requests, 1u);
+    EXPECT_EQ(balancer->service_report(0).latency.summary(now, kWholeWindow).arrivals, 1u);
     EXPECT_EQ(replica.busy_ns, 30 * kMs);
     EXPECT_EQ(service.resets + service.timeouts, 0u);
 
@@ -765,7 +765,7 @@ TEST_F(ServiceBalancerTest, RequestIsTimedFromClientDataToReplicaData) {
     ASSERT_EQ(two.requests, 2u);
     EXPECT_NEAR(static_cast<double>(two.latencies.percentile_ns(50)), 30e6, 30e6 * 0.06);
     EXPECT_NEAR(static_cast<double>(two.latencies.percentile_ns(100)), 200e6, 200e6 * 0.06);
-    EXPECT_EQ(balancer->service_report(0).arrivals.summary(now, kWholeWindow).requests, 2u);
+    EXPECT_EQ(balancer->service_report(0).latency.summary(now, kWholeWindow).arrivals, 2u);
     EXPECT_EQ(replica_window(2).busy_ns, 230 * kMs);
 }
 
@@ -813,7 +813,7 @@ TEST_F(ServiceBalancerTest, RetransmittedRequestDataDoesNotRestartTheClock) {
     const WindowSummary service = service_window();
     ASSERT_EQ(service.requests, 1u);
     EXPECT_NEAR(static_cast<double>(service.latencies.percentile_ns(50)), 60e6, 60e6 * 0.06);
-    EXPECT_EQ(balancer->service_report(0).arrivals.summary(now, kWholeWindow).requests, 1u);
+    EXPECT_EQ(balancer->service_report(0).latency.summary(now, kWholeWindow).arrivals, 1u);
 }
 
 TEST_F(ServiceBalancerTest, ResetWhileARequestWaitsCountsAReset) {
