@@ -29,6 +29,9 @@ std::span<Vm, kMaxVms> g_vms{reinterpret_cast<Vm*>(g_vm_storage.data()), kMaxVms
 // creation elsewhere.
 SpinLock g_lifecycle_lock;
 std::uint32_t g_next_vm_id = 1;
+// One device tree is written at a time: VMs may be built on two CPUs at
+// once (a guest's reset on one, a management request on another).
+SpinLock g_device_tree_lock;
 alignas(8) std::array<std::byte, guest_layout::kMaxDeviceTreeSize> g_device_tree_buffer;
 
 Vm* find_by_name(std::string_view name) {
@@ -148,9 +151,10 @@ Status load_images(Vm& vm, const GuestBootLayout& layout) {
     }
     const GuestDeviceTreeSpec tree{vm.ram, vm.vcpu_count, vm.spec.cmdline, layout.initrd,
                                    vm_devices::virtio_slot_count(vm)};
+    arch::publish_instructions();
+    const LockGuard guard{g_device_tree_lock};
     const auto size = build_guest_device_tree(tree, g_device_tree_buffer);
     if (!size) return size.error();
-    arch::publish_instructions();
     return vm.copy_to_guest(layout.device_tree, ByteSpan{g_device_tree_buffer.data(), *size});
 }
 
