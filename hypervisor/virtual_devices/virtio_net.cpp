@@ -27,7 +27,7 @@ Status VirtioNet::connect(GuestMemory& memory, VirtioTransportHooks hooks, Virtu
                           NetworkId network, MacAddress mac) {
     if (mac.is_multicast() || mac.is_zero()) return Error{"virtio-net MAC address is multicast or zero"};
     disconnect();
-    const auto port = network_switch.attach(*this, network);
+    const auto port = network_switch.attach(*this, network, mac);
     if (!port) return port.error();
     switch_ = &network_switch;
     port_ = *port;

@@ -15,8 +15,6 @@ constinit VirtualSwitch g_switch;
     return !source.is_multicast() && !source.is_zero();
 }
 
-constexpr std::uint16_t kNoPort = 0xffff;  // a frame the switch itself sends
-
 [[nodiscard]] std::uint32_t next_generation(std::uint32_t generation) {
     return generation == ~std::uint32_t{0} ? 1 : generation + 1;  // 0 is never handed out
 }
@@ -36,13 +34,17 @@ private:
 
 // --- Ports ------------------------------------------------------------------------------------
 
-Result<SwitchPortId> VirtualSwitch::attach(NetworkPort& port, NetworkId network) {
+Result<SwitchPortId> VirtualSwitch::attach(NetworkPort& port, NetworkId network,
+                                           std::optional<MacAddress> station) {
     const LockGuard guard{lock_};
     if (is_attached(port)) return Error{"network port is already attached to the switch"};
+    if (station && (station->is_multicast() || station->is_zero()))
+        return Error{"a port's own address must be a unicast address"};
     for (std::uint16_t slot = 0; slot < kMaxPorts; ++slot) {
         Port& candidate = ports_[slot];
         if (candidate.port != nullptr) continue;
         candidate = Port{&port, network, next_generation(candidate.generation), SwitchPortStats{}};
+        if (station) pin(*station, network, slot);
         return SwitchPortId{slot, candidate.generation};
     }
     return Error{"virtual switch has no free port"};
@@ -88,18 +90,29 @@ VirtualSwitch::MacEntry* VirtualSwitch::find_address(MacAddress address, Network
 }
 
 // A free entry if there is one (free entries were last heard at 0), else
-// the one heard from longest ago.
+// the unpinned one heard from longest ago. Pinned entries are at most one
+// per port, far fewer than the table holds.
 VirtualSwitch::MacEntry& VirtualSwitch::least_recently_heard() {
-    MacEntry* oldest = &table_[0];
+    MacEntry* oldest = nullptr;
     for (MacEntry& entry : table_)
-        if (entry.last_heard < oldest->last_heard) oldest = &entry;
+        if (!entry.pinned && (oldest == nullptr || entry.last_heard < oldest->last_heard)) oldest = &entry;
     return *oldest;
 }
 
 void VirtualSwitch::learn(MacAddress source, NetworkId network, std::uint16_t slot) {
     MacEntry* entry = find_address(source, network);
+    if (entry != nullptr && entry->pinned) {
+        if (entry->slot == slot) entry->last_heard = ++clock_;
+        return;  // another port sending with a pinned address does not take it over
+    }
     if (entry == nullptr) entry = &least_recently_heard();
     *entry = MacEntry{source, network, slot, ++clock_};
+}
+
+void VirtualSwitch::pin(MacAddress address, NetworkId network, std::uint16_t slot) {
+    MacEntry* entry = find_address(address, network);
+    if (entry == nullptr) entry = &least_recently_heard();
+    *entry = MacEntry{address, network, slot, ++clock_, true};
 }
 
 void VirtualSwitch::forget_addresses_of(std::uint16_t slot) {
@@ -133,13 +146,13 @@ void VirtualSwitch::tick_services() {
     if (balancer_.any_service()) balancer_.tick(now_ns(), emitter);
 }
 
+// The balancer addresses stations it has heard from and replicas, whose
+// addresses are pinned: a destination the table does not hold is dropped,
+// never flooded.
 void VirtualSwitch::emit(NetworkId network, std::span<const std::byte> frame) {
     const MacAddress destination = frame_destination(frame);
     const MacEntry* entry = destination.is_multicast() ? nullptr : find_address(destination, network);
-    if (entry == nullptr) {
-        flood(kNoPort, network, frame);
-        return;
-    }
+    if (entry == nullptr) return;
     deliver(ports_[entry->slot], frame);
 }
 

@@ -12,6 +12,11 @@
 // multicast and broadcast are flooded to every other port of the network. A
 // frame is never sent back to its sender.
 //
+// A VM's NIC is attached with its own address, which is pinned to its port
+// from the start: reachable before the VM has sent anything, never replaced
+// when the table is full, and not moved by another port sending with it
+// (a VM cannot take over another VM's address).
+//
 // Bounded: kMaxPorts ports and kMacTableSize addresses; when the table is
 // full, a new address replaces the one heard from least recently. Nothing
 // is allocated.
@@ -19,7 +24,9 @@
 // Services (docs/services.md): before forwarding, the switch shows each
 // frame to its ServiceBalancer, which may take it (ARP for a service
 // address, a connection to or from a service) and send rewritten frames on
-// through the switch itself.
+// through the switch itself. The balancer's frames go only to an address
+// the switch knows: never flooded, so a probe of a replica or a rewritten
+// connection never leaves through the uplink or reaches another VM.
 //
 // Locking: one spin lock covers the ports, the table and the statistics. It
 // is held while the switch hands frames to ports, so after detach() returns
@@ -32,6 +39,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 
 #include "core/result.hpp"
@@ -70,9 +78,11 @@ public:
     VirtualSwitch(const VirtualSwitch&) = delete;
     VirtualSwitch& operator=(const VirtualSwitch&) = delete;
 
-    // Plugs `port` into `network`; an error when every port is taken or
-    // `port` is attached already.
-    [[nodiscard]] Result<SwitchPortId> attach(NetworkPort& port, NetworkId network);
+    // Plugs `port` into `network`, with `station` (a VM NIC's own address)
+    // pinned to it; an error when every port is taken or `port` is attached
+    // already.
+    [[nodiscard]] Result<SwitchPortId> attach(NetworkPort& port, NetworkId network,
+                                              std::optional<MacAddress> station = std::nullopt);
     // Unplugs the port and forgets the addresses learned on it. Nothing for
     // a handle that is no longer attached.
     void detach(SwitchPortId port);
@@ -109,6 +119,7 @@ private:
         NetworkId network{};
         std::uint16_t slot{0};
         std::uint64_t last_heard{0};  // the switch's clock when the address last sent; 0: free
+        bool pinned{false};           // a port's own address: stays until the port is detached
 
         [[nodiscard]] bool in_use() const { return last_heard != 0; }
     };
@@ -125,6 +136,7 @@ private:
     [[nodiscard]] MacEntry* find_address(MacAddress address, NetworkId network);
     [[nodiscard]] MacEntry& least_recently_heard();
     void learn(MacAddress source, NetworkId network, std::uint16_t slot);
+    void pin(MacAddress address, NetworkId network, std::uint16_t slot);
     void forget_addresses_of(std::uint16_t slot);
     [[nodiscard]] Route classify(std::uint16_t from, NetworkId network, std::span<const std::byte> frame);
     void forward(std::uint16_t from, Route route, std::span<const std::byte> frame);

@@ -1219,7 +1219,7 @@ TEST(ServiceBalancerSwitchTest, ClientReachesTheReplicaThroughTheSwitchAndBack) 
     network_switch->set_clock(&fake_clock);
     FakePort client_port, replica_port, bystander_port, elsewhere_port;
     const SwitchPortId client_id = *network_switch->attach(client_port, kLan);
-    const SwitchPortId replica_id = *network_switch->attach(replica_port, kLan);
+    const SwitchPortId replica_id = *network_switch->attach(replica_port, kLan, replica_mac(0));
     (void)*network_switch->attach(bystander_port, kLan);
     (void)*network_switch->attach(elsewhere_port, kOtherLan);
 
@@ -1230,15 +1230,15 @@ TEST(ServiceBalancerSwitchTest, ClientReachesTheReplicaThroughTheSwitchAndBack) 
     });
     ASSERT_TRUE(added);
 
-    // The probe: the replica's MAC is not known yet, so it is flooded on the LAN.
+    // The probe goes to the replica's port alone: its NIC's address is pinned
+    // there before the replica has sent anything.
     network_switch->tick_services();
     ASSERT_EQ(replica_port.frames.size(), 1u);
     EXPECT_TRUE(packet::parse_tcp(replica_port.frames[0])->is_connection_request());
-    EXPECT_EQ(client_port.frames.size(), 1u);
+    EXPECT_TRUE(client_port.frames.empty());
+    EXPECT_TRUE(bystander_port.frames.empty());
     EXPECT_TRUE(elsewhere_port.frames.empty());
     replica_port.frames.clear();
-    client_port.frames.clear();
-    bystander_port.frames.clear();
 
     // The replica answers: it is ready, and the RST goes to its port alone.
     g_fake_now += 300 * kMs;
@@ -1308,6 +1308,23 @@ TEST(ServiceBalancerSwitchTest, ClientReachesTheReplicaThroughTheSwitchAndBack) 
     network_switch->send(client_id, tcp_frame(plain, 1, 0, tcp_flags::kSyn));
     EXPECT_EQ(bystander_port.frames.size(), 1u);  // unknown unicast: flooded
     EXPECT_EQ(replica_port.frames.size(), 3u);
+}
+
+TEST(ServiceBalancerSwitchTest, BalancerFramesToAnUnknownStationAreDroppedNotFlooded) {
+    auto network_switch = std::make_unique<VirtualSwitch>();
+    g_fake_now = kStart;
+    network_switch->set_clock(&fake_clock);
+    FakePort uplink_port, replica_port;
+    (void)*network_switch->attach(uplink_port, kLan);
+    (void)*network_switch->attach(replica_port, kLan);  // its address not pinned, not heard yet
+    ASSERT_TRUE(network_switch->with_services([](ServiceBalancer& balancer, std::uint64_t now_ns) {
+        return balancer.add_service(0, ServiceAddress{kLan, kServiceIp, kServicePort}, now_ns).ok() &&
+               balancer.add_replica(0, 0, replica_ip(0), replica_mac(0), now_ns).ok();
+    }));
+
+    network_switch->tick_services();  // a probe the uplink must never see
+    EXPECT_TRUE(uplink_port.frames.empty());
+    EXPECT_TRUE(replica_port.frames.empty());
 }
 
 }  // namespace

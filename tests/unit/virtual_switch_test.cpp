@@ -210,6 +210,53 @@ TEST_F(VirtualSwitchTest, FullTableReplacesTheAddressHeardFromLeastRecently) {
     EXPECT_EQ(c.count(), 1u);
 }
 
+// --- Pinned addresses (a VM NIC's own) -------------------------------------------------------
+
+TEST_F(VirtualSwitchTest, PinnedAddressIsReachableBeforeItsPortSendsAnything) {
+    ASSERT_TRUE(network_switch.attach(a, kNetwork1, station(1)).ok());
+    const SwitchPortId port_b = attach(b, kNetwork1);
+    attach(c, kNetwork1);
+    send(port_b, station(1), station(2));
+    EXPECT_EQ(a.count(), 1u);
+    EXPECT_EQ(c.count(), 0u);  // not flooded
+    EXPECT_EQ(network_switch.learned_addresses(), 2u);
+}
+
+TEST_F(VirtualSwitchTest, AnotherPortSendingWithAPinnedAddressDoesNotTakeItOver) {
+    ASSERT_TRUE(network_switch.attach(a, kNetwork1, station(1)).ok());
+    const SwitchPortId port_b = attach(b, kNetwork1);
+    const SwitchPortId port_c = attach(c, kNetwork1);
+    send(port_b, kBroadcast, station(1));  // b pretends to be a
+    clear_all();
+    send(port_c, station(1), station(3));
+    EXPECT_EQ(a.count(), 1u);
+    EXPECT_EQ(b.count(), 0u);
+}
+
+TEST_F(VirtualSwitchTest, PinnedAddressOutlastsAFullTableAndGoesWithItsPort) {
+    const auto port_a = network_switch.attach(a, kNetwork1, station(1));
+    ASSERT_TRUE(port_a.ok());
+    const SwitchPortId port_b = attach(b, kNetwork1);
+    attach(c, kNetwork1);
+    for (std::uint16_t n = 0; n < 2 * VirtualSwitch::kMacTableSize; ++n) send(port_b, kBroadcast, station(100 + n));
+    clear_all();
+    send(port_b, station(1), station(2));
+    EXPECT_EQ(a.count(), 1u);
+    EXPECT_EQ(c.count(), 0u);
+
+    network_switch.detach(*port_a);
+    clear_all();
+    send(port_b, station(1), station(2));  // forgotten with its port: flooded to the ports left
+    EXPECT_EQ(c.count(), 1u);
+}
+
+TEST_F(VirtualSwitchTest, PortsOwnAddressMustBeUnicast) {
+    EXPECT_FALSE(network_switch.attach(a, kNetwork1, kBroadcast).ok());
+    EXPECT_FALSE(network_switch.attach(a, kNetwork1, kMulticast).ok());
+    EXPECT_FALSE(network_switch.attach(a, kNetwork1, MacAddress{}).ok());
+    EXPECT_TRUE(network_switch.attach(a, kNetwork1, station(1)).ok());
+}
+
 // --- Ports ------------------------------------------------------------------------------------
 
 TEST_F(VirtualSwitchTest, DetachedPortGetsNothingAndItsAddressesAreForgotten) {
