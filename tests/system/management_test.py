@@ -101,17 +101,19 @@ class Board:
         with self.cond:
             return sum(1 for line in self.lines[since:] if regex.search(line))
 
-    def cli(self, *args: str, expect_exit: int = 0, timeout_s: float = 120) -> str:
+    def cli(self, *args: str, expect_exit: int = 0, timeout_s: float = 120, echo: bool = True) -> str:
+        """Runs the CLI; `echo=False` for polls, whose every call would bury the test's story."""
         command = [str(self.build_dir / "tools" / "cli" / "lamina"), "--socket", str(self.socket), *args]
         result = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout_s)
-        print(f"$ lamina {' '.join(args)}  -> exit {result.returncode}", flush=True)
+        if echo or result.returncode != expect_exit:
+            print(f"$ lamina {' '.join(args)}  -> exit {result.returncode}", flush=True)
         if result.returncode != expect_exit:
             raise TestFailure(f"`lamina {' '.join(args)}` exited {result.returncode}, expected {expect_exit}\n"
                               f"stdout: {result.stdout}\nstderr: {result.stderr}")
         return result.stdout + result.stderr if expect_exit else result.stdout
 
-    def cli_json(self, *args: str) -> dict:
-        return json.loads(self.cli(*args, "--json"))
+    def cli_json(self, *args: str, echo: bool = True) -> dict:
+        return json.loads(self.cli(*args, "--json", echo=echo))
 
     def vm(self, name: str) -> dict | None:
         return next((vm for vm in self.cli_json("list")["vms"] if vm["name"] == name), None)

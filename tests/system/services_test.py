@@ -14,6 +14,8 @@ directions and bounds with margins, never exact counts at exact times.
 
 from __future__ import annotations
 
+import collections
+import itertools
 import json
 import socket
 import statistics
@@ -29,6 +31,7 @@ from management_test import Board, TestFailure, check, lamina_run, raw_requests,
 SERVICE_IP = "10.0.2.50"
 BACKEND_IP = "10.0.2.60"
 REPLICA_CMDLINE = "console=ttyAMA0 panic=-1 lamina.gateway=10.0.2.2 lamina.serve=http"
+REPORT_EVERY_S = 5
 
 
 def free_port() -> int:
@@ -66,7 +69,7 @@ class ServiceBoard(Board):
         return reply["result"]
 
     def services(self) -> dict:
-        return {entry["name"]: entry for entry in self.cli_json("stats")["services"]}
+        return {entry["name"]: entry for entry in self.cli_json("stats", echo=False)["services"]}
 
     def log_entries(self, service_name: str | None = None) -> list[dict]:
         arguments = {"service": service_name} if service_name else {}
@@ -104,7 +107,17 @@ class LoadRun:
                 self.summary = record["summary"]
             else:
                 self.seconds.append(record)
-                print(f"  load: {line.strip()}", flush=True)
+                if record["second"] % REPORT_EVERY_S == 0:
+                    self._report(self.seconds[-REPORT_EVERY_S:])
+
+    @staticmethod
+    def _report(seconds: list[dict]) -> None:
+        """One line per few seconds: the whole story of a run stays readable."""
+        p95s = [s["p95_ms"] for s in seconds if s["p95_ms"] is not None]
+        worst = f"{max(p95s):.0f} ms" if p95s else "-"
+        print(f"  load {seconds[0]['second']:>3}-{seconds[-1]['second']:<3} s: sent {sum(s['sent'] for s in seconds):>3}"
+              f"  done {sum(s['completed'] for s in seconds):>3}  errors {sum(s['errors'] for s in seconds)}"
+              f"  p95 up to {worst}  in flight {seconds[-1]['in_flight']}", flush=True)
 
     def running(self) -> bool:
         return self.process.poll() is None
@@ -116,6 +129,11 @@ class LoadRun:
             raise TestFailure("lamina-load printed no summary")
         print(f"  load summary: {self.summary}", flush=True)
         return self.summary
+
+
+def replica_states(service_figures: dict) -> str:
+    states = collections.Counter(replica["state"] for replica in service_figures["replicas"])
+    return ", ".join(f"{count} {state}" for state, count in sorted(states.items())) or "no replica"
 
 
 def actions(entries: list[dict], action: str) -> list[dict]:
@@ -138,9 +156,13 @@ def autoscale(make_board) -> None:
 
     run = board.load("1:10,7:50,1:50", WORK)
     most_ready, breached, recovered_after_add = 1, False, False
-    while run.running():
+    for poll in itertools.count():
+        if not run.running():
+            break
         web = board.services()["web"]
         ready = sum(1 for replica in web["replicas"] if replica["state"] == "ready")
+        if poll % REPORT_EVERY_S == 0:
+            print(f"  web: {replica_states(web)}; switch p95 {web['window']['p95_ms']:.0f} ms", flush=True)
         most_ready = max(most_ready, ready)
         breached = breached or web["window"]["p95_ms"] > OBJECTIVE_MS
         if breached and ready >= 2 and web["window"]["requests"] >= 5 and web["window"]["p95_ms"] <= OBJECTIVE_MS:
