@@ -40,6 +40,11 @@ Result<SwitchPortId> VirtualSwitch::attach(NetworkPort& port, NetworkId network,
     if (is_attached(port)) return Error{"network port is already attached to the switch"};
     if (station && (station->is_multicast() || station->is_zero()))
         return Error{"a port's own address must be a unicast address"};
+    if (station) {
+        const MacEntry* owner = find_address(*station, network);
+        if (owner != nullptr && owner->pinned)
+            return Error{"another network card on this network has this MAC address"};
+    }
     for (std::uint16_t slot = 0; slot < kMaxPorts; ++slot) {
         Port& candidate = ports_[slot];
         if (candidate.port != nullptr) continue;

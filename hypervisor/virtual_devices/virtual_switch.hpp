@@ -79,8 +79,8 @@ public:
     VirtualSwitch& operator=(const VirtualSwitch&) = delete;
 
     // Plugs `port` into `network`, with `station` (a VM NIC's own address)
-    // pinned to it; an error when every port is taken or `port` is attached
-    // already.
+    // pinned to it; an error when every port is taken, `port` is attached
+    // already, or another port of the network has `station` as its own.
     [[nodiscard]] Result<SwitchPortId> attach(NetworkPort& port, NetworkId network,
                                               std::optional<MacAddress> station = std::nullopt);
     // Unplugs the port and forgets the addresses learned on it. Nothing for

@@ -250,6 +250,14 @@ TEST_F(VirtualSwitchTest, PinnedAddressOutlastsAFullTableAndGoesWithItsPort) {
     EXPECT_EQ(c.count(), 1u);
 }
 
+TEST_F(VirtualSwitchTest, TwoPortsOfOneNetworkCannotOwnTheSameAddress) {
+    ASSERT_TRUE(network_switch.attach(a, kNetwork1, station(1)).ok());
+    const auto refused = network_switch.attach(b, kNetwork1, station(1));
+    ASSERT_FALSE(refused.ok());
+    EXPECT_NE(std::string{refused.error().message}.find("MAC address"), std::string::npos);
+    EXPECT_TRUE(network_switch.attach(b, kNetwork2, station(1)).ok());  // another network: another station
+}
+
 TEST_F(VirtualSwitchTest, PortsOwnAddressMustBeUnicast) {
     EXPECT_FALSE(network_switch.attach(a, kNetwork1, kBroadcast).ok());
     EXPECT_FALSE(network_switch.attach(a, kNetwork1, kMulticast).ok());
