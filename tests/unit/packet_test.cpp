@@ -11,78 +11,18 @@
 #include <random>
 #include <vector>
 
+#include "reference_frames.hpp"
+
 namespace lamina {
 namespace {
 
 using packet::Ipv4Address;
-using Frame = std::vector<std::byte>;
+using namespace testing;
 namespace tcp_flags = packet::tcp_flags;
 
 constexpr MacAddress kClientMac{{0x02, 0x00, 0x00, 0x00, 0x00, 0x01}};
 constexpr MacAddress kServerMac{{0x02, 0x00, 0x00, 0x00, 0x00, 0x02}};
 constexpr MacAddress kOtherMac{{0x02, 0x00, 0x00, 0x00, 0x00, 0x77}};
-
-constexpr Ipv4Address ip(std::uint8_t a, std::uint8_t b, std::uint8_t c, std::uint8_t d) {
-    return Ipv4Address{(std::uint32_t{a} << 24) | (std::uint32_t{b} << 16) | (std::uint32_t{c} << 8) | d};
-}
-
-// --- Reference checksums, written independently of packet.cpp ------------------------------------
-
-std::uint32_t get16(const Frame& f, std::size_t at) {
-    return (std::to_integer<std::uint32_t>(f[at]) << 8) | std::to_integer<std::uint32_t>(f[at + 1]);
-}
-void put16(Frame& f, std::size_t at, std::uint32_t v) {
-    f[at] = static_cast<std::byte>((v >> 8) & 0xff);
-    f[at + 1] = static_cast<std::byte>(v & 0xff);
-}
-void put32(Frame& f, std::size_t at, std::uint32_t v) {
-    put16(f, at, v >> 16);
-    put16(f, at + 2, v & 0xffff);
-}
-std::uint32_t get32(const Frame& f, std::size_t at) { return (get16(f, at) << 16) | get16(f, at + 2); }
-
-// The 16-bit ones' complement sum of f[begin, end), bytes beyond an odd end
-// padded with zero, plus `extra`, folded.
-std::uint16_t reference_sum(const Frame& f, std::size_t begin, std::size_t end, std::uint64_t extra = 0) {
-    std::uint64_t sum = extra;
-    for (std::size_t i = begin; i < end; i += 2) {
-        const std::uint32_t hi = std::to_integer<std::uint32_t>(f[i]);
-        const std::uint32_t lo = i + 1 < end ? std::to_integer<std::uint32_t>(f[i + 1]) : 0;
-        sum += (hi << 8) | lo;
-    }
-    while (sum > 0xffff) sum = (sum & 0xffff) + (sum >> 16);
-    return static_cast<std::uint16_t>(sum);
-}
-
-std::size_t ip_header_size(const Frame& f) { return (std::to_integer<std::size_t>(f[14]) & 0xf) * 4; }
-
-// A header whose checksum is right sums (checksum included) to 0xffff.
-bool ipv4_checksum_ok(const Frame& f) { return reference_sum(f, 14, 14 + ip_header_size(f)) == 0xffff; }
-
-bool tcp_checksum_ok(const Frame& f) {
-    const std::size_t ip_start = 14;
-    const std::size_t total = get16(f, ip_start + 2);
-    const std::size_t tcp_start = ip_start + ip_header_size(f);
-    const std::size_t tcp_size = total - ip_header_size(f);
-    const std::uint64_t pseudo = get16(f, ip_start + 12) + get16(f, ip_start + 14) + get16(f, ip_start + 16) +
-                                 get16(f, ip_start + 18) + 6 + tcp_size;
-    return reference_sum(f, tcp_start, tcp_start + tcp_size, pseudo) == 0xffff;
-}
-
-// Fills in both checksums from scratch.
-void fix_checksums(Frame& f) {
-    const std::size_t ip_start = 14;
-    const std::size_t ihl = ip_header_size(f);
-    put16(f, ip_start + 10, 0);
-    put16(f, ip_start + 10, static_cast<std::uint16_t>(~reference_sum(f, ip_start, ip_start + ihl)));
-    const std::size_t total = get16(f, ip_start + 2);
-    const std::size_t tcp_start = ip_start + ihl;
-    const std::size_t tcp_size = total - ihl;
-    put16(f, tcp_start + 16, 0);
-    const std::uint64_t pseudo = get16(f, ip_start + 12) + get16(f, ip_start + 14) + get16(f, ip_start + 16) +
-                                 get16(f, ip_start + 18) + 6 + tcp_size;
-    put16(f, tcp_start + 16, static_cast<std::uint16_t>(~reference_sum(f, tcp_start, tcp_start + tcp_size, pseudo)));
-}
 
 // --- A frame builder, independent of packet.cpp --------------------------------------------------
 
@@ -135,18 +75,6 @@ Frame build(const TcpFrameSpec& spec) {
     for (std::size_t i = 0; i < spec.padding; ++i) f[14 + total + i] = std::byte{0xee};
     fix_checksums(f);
     return f;
-}
-
-std::vector<std::byte> text(const char* s) {
-    std::vector<std::byte> out;
-    for (; *s != '\0'; ++s) out.push_back(static_cast<std::byte>(*s));
-    return out;
-}
-
-MacAddress mac_at(const Frame& f, std::size_t at) {
-    MacAddress mac{};
-    for (std::size_t i = 0; i < 6; ++i) mac.bytes[i] = std::to_integer<std::uint8_t>(f[at + i]);
-    return mac;
 }
 
 // --- parse_tcp -----------------------------------------------------------------------------------
@@ -558,24 +486,6 @@ TEST(PacketTest, BuiltSegmentSurvivesRewrites) {
     packet::rewrite_source(out, *segment, kOtherMac, ip(192, 168, 1, 1));
     EXPECT_TRUE(ipv4_checksum_ok(out));
     EXPECT_TRUE(tcp_checksum_ok(out));
-}
-
-Frame arp_request(MacAddress sender_mac, Ipv4Address sender, Ipv4Address target) {
-    Frame f(42, std::byte{0});
-    for (std::size_t i = 0; i < 6; ++i) {
-        f[i] = std::byte{0xff};
-        f[6 + i] = static_cast<std::byte>(sender_mac.bytes[i]);
-        f[22 + i] = static_cast<std::byte>(sender_mac.bytes[i]);
-    }
-    put16(f, 12, 0x0806);
-    put16(f, 14, 1);
-    put16(f, 16, 0x0800);
-    f[18] = std::byte{6};
-    f[19] = std::byte{4};
-    put16(f, 20, 1);
-    put32(f, 28, sender.value);
-    put32(f, 38, target.value);
-    return f;
 }
 
 TEST(PacketTest, ParsesArpRequest) {

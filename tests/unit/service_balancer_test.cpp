@@ -18,13 +18,14 @@
 #include <utility>
 #include <vector>
 
+#include "reference_frames.hpp"
 #include "virtual_devices/virtual_switch.hpp"
 
 namespace lamina {
 namespace {
 
 using packet::Ipv4Address;
-using Frame = std::vector<std::byte>;
+using namespace testing;
 namespace tcp_flags = packet::tcp_flags;
 
 constexpr std::uint8_t kPsh = 0x08;
@@ -34,10 +35,6 @@ constexpr std::uint64_t kMs = 1'000'000;
 constexpr std::uint64_t kSecond = 1'000'000'000;
 constexpr std::uint64_t kStart = 100 * kSecond;
 constexpr std::uint64_t kWholeWindow = 16 * kSecond;
-
-constexpr Ipv4Address ip(std::uint8_t a, std::uint8_t b, std::uint8_t c, std::uint8_t d) {
-    return Ipv4Address{(std::uint32_t{a} << 24) | (std::uint32_t{b} << 16) | (std::uint32_t{c} << 8) | d};
-}
 
 constexpr Ipv4Address kServiceIp = ip(10, 0, 2, 50);
 constexpr std::uint16_t kServicePort = 80;
@@ -68,60 +65,7 @@ packet::TcpEndpoints to_client(std::size_t replica, const Client& c) {
     return packet::TcpEndpoints{replica_mac(replica), c.mac, replica_ip(replica), c.ip, kServicePort, c.port};
 }
 
-// --- Reference checksums and a frame builder -----------------------------------------------------
-
-std::uint32_t get16(std::span<const std::byte> f, std::size_t at) {
-    return (std::to_integer<std::uint32_t>(f[at]) << 8) | std::to_integer<std::uint32_t>(f[at + 1]);
-}
-std::uint32_t get32(std::span<const std::byte> f, std::size_t at) { return (get16(f, at) << 16) | get16(f, at + 2); }
-void put16(Frame& f, std::size_t at, std::uint32_t v) {
-    f[at] = static_cast<std::byte>((v >> 8) & 0xff);
-    f[at + 1] = static_cast<std::byte>(v & 0xff);
-}
-void put32(Frame& f, std::size_t at, std::uint32_t v) {
-    put16(f, at, v >> 16);
-    put16(f, at + 2, v & 0xffff);
-}
-
-std::uint16_t reference_sum(std::span<const std::byte> f, std::size_t begin, std::size_t end, std::uint64_t extra = 0) {
-    std::uint64_t sum = extra;
-    for (std::size_t i = begin; i < end; i += 2) {
-        const std::uint32_t hi = std::to_integer<std::uint32_t>(f[i]);
-        const std::uint32_t lo = i + 1 < end ? std::to_integer<std::uint32_t>(f[i + 1]) : 0;
-        sum += (hi << 8) | lo;
-    }
-    while (sum > 0xffff) sum = (sum & 0xffff) + (sum >> 16);
-    return static_cast<std::uint16_t>(sum);
-}
-
-std::size_t ihl(std::span<const std::byte> f) { return (std::to_integer<std::size_t>(f[14]) & 0xf) * 4; }
-
-std::uint64_t pseudo_sum(std::span<const std::byte> f) {
-    const std::size_t tcp_size = get16(f, 16) - ihl(f);
-    return get16(f, 26) + get16(f, 28) + get16(f, 30) + get16(f, 32) + 6 + tcp_size;
-}
-
-bool checksums_ok(std::span<const std::byte> f) {
-    if (reference_sum(f, 14, 14 + ihl(f)) != 0xffff) return false;
-    const std::size_t tcp_start = 14 + ihl(f);
-    const std::size_t tcp_end = 14 + get16(f, 16);
-    return reference_sum(f, tcp_start, tcp_end, pseudo_sum(f)) == 0xffff;
-}
-
-void fix_checksums(Frame& f) {
-    put16(f, 24, 0);
-    put16(f, 24, static_cast<std::uint16_t>(~reference_sum(f, 14, 14 + ihl(f))));
-    const std::size_t tcp_start = 14 + ihl(f);
-    put16(f, tcp_start + 16, 0);
-    put16(f, tcp_start + 16,
-          static_cast<std::uint16_t>(~reference_sum(f, tcp_start, 14 + get16(f, 16), pseudo_sum(f))));
-}
-
-std::vector<std::byte> text(const char* s) {
-    std::vector<std::byte> out;
-    for (; *s != '\0'; ++s) out.push_back(static_cast<std::byte>(*s));
-    return out;
-}
+// --- A frame builder -----------------------------------------------------------------------------
 
 // A TCP segment with `payload`: packet::build_tcp_segment for the headers,
 // then the payload appended, the length set and both checksums recomputed
@@ -136,30 +80,6 @@ Frame tcp_frame(const packet::TcpEndpoints& endpoints, std::uint32_t sequence, s
     fix_checksums(f);
     if (f.size() < pad_to) f.resize(pad_to, std::byte{0});
     return f;
-}
-
-Frame arp_request(MacAddress sender_mac, Ipv4Address sender, Ipv4Address target) {
-    Frame f(42, std::byte{0});
-    for (std::size_t i = 0; i < 6; ++i) {
-        f[i] = std::byte{0xff};
-        f[6 + i] = static_cast<std::byte>(sender_mac.bytes[i]);
-        f[22 + i] = static_cast<std::byte>(sender_mac.bytes[i]);
-    }
-    put16(f, 12, 0x0806);
-    put16(f, 14, 1);
-    put16(f, 16, 0x0800);
-    f[18] = std::byte{6};
-    f[19] = std::byte{4};
-    put16(f, 20, 1);
-    put32(f, 28, sender.value);
-    put32(f, 38, target.value);
-    return f;
-}
-
-MacAddress mac_at(std::span<const std::byte> f, std::size_t at) {
-    MacAddress mac{};
-    for (std::size_t i = 0; i < 6; ++i) mac.bytes[i] = std::to_integer<std::uint8_t>(f[at + i]);
-    return mac;
 }
 
 class RecordingSink final : public FrameSink {
