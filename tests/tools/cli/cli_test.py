@@ -9,7 +9,6 @@ Each test gets its own temporary directory for the socket and the fake's
 record of the requests it received, and its own fake Lamina process.
 """
 
-import argparse
 import json
 import math
 import os
@@ -26,6 +25,9 @@ import unittest
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import method_driver  # noqa: E402  (the command line shared with the other tools' drivers)
 
 FAKE_LAMINA = Path(__file__).resolve().parent / "fake_lamina.py"
 # `service create` with every required option, for a service "shop".
@@ -925,33 +927,13 @@ class OlderLamina(CliTestCase):
 TEST_CASES = (Verbs, Errors, MalformedReplies, Connecting, Top, Console, Metrics, Services, OlderLamina)
 
 
-def test_names():
-    loader = unittest.TestLoader()
-    for case in TEST_CASES:
-        for method in loader.getTestCaseNames(case):
-            yield f"{case.__name__}.{method.removeprefix('test_')}"
-
-
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--list", action="store_true", help="print the test names and exit")
-    parser.add_argument("--lamina", help="the lamina binary to test")
-    parser.add_argument("names", nargs="*", help="tests to run, as --list prints them (default: all)")
-    arguments = parser.parse_args()
-    if arguments.list:
-        print("\n".join(test_names()))
-        return 0
-    if not arguments.lamina:
-        parser.error("--lamina is required")
+def use_lamina(path: str) -> None:
     global LAMINA
-    LAMINA = os.path.abspath(arguments.lamina)
-    cases = {case.__name__: case for case in TEST_CASES}
-    suite = unittest.TestSuite()
-    for name in arguments.names or list(test_names()):
-        case, method = name.split(".", 1)
-        suite.addTest(cases[case]("test_" + method))
-    result = unittest.TextTestRunner(verbosity=2).run(suite)
-    return 0 if result.wasSuccessful() else 1
+    LAMINA = path
+
+
+def main() -> int:
+    return method_driver.run(__doc__, TEST_CASES, "--lamina", use_lamina)
 
 
 if __name__ == "__main__":

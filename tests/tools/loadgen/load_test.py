@@ -9,9 +9,7 @@ Timing on a busy machine is noisy: the tests check counts, which the schedule
 fixes, and latencies only within generous bounds.
 """
 
-import argparse
 import json
-import os
 import re
 import resource
 import select
@@ -20,6 +18,9 @@ import subprocess
 import sys
 import unittest
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import method_driver  # noqa: E402  (the command line shared with the other tools' drivers)
 
 TEST_SERVER = Path(__file__).resolve().parent / "test_server.py"
 TOOL = ""  # the binary under test, from --tool
@@ -260,33 +261,13 @@ class Usage(LoadTestCase):
 TEST_CASES = (Steady, Errors, Usage)
 
 
-def test_names():
-    loader = unittest.TestLoader()
-    for case in TEST_CASES:
-        for method in loader.getTestCaseNames(case):
-            yield f"{case.__name__}.{method.removeprefix('test_')}"
-
-
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--list", action="store_true", help="print the test names and exit")
-    parser.add_argument("--tool", help="the lamina-load binary to test")
-    parser.add_argument("names", nargs="*", help="tests to run, as --list prints them (default: all)")
-    arguments = parser.parse_args()
-    if arguments.list:
-        print("\n".join(test_names()))
-        return 0
-    if not arguments.tool:
-        parser.error("--tool is required")
+def use_tool(path: str) -> None:
     global TOOL
-    TOOL = os.path.abspath(arguments.tool)
-    cases = {case.__name__: case for case in TEST_CASES}
-    suite = unittest.TestSuite()
-    for name in arguments.names or list(test_names()):
-        case, method = name.split(".", 1)
-        suite.addTest(cases[case]("test_" + method))
-    result = unittest.TextTestRunner(verbosity=2).run(suite)
-    return 0 if result.wasSuccessful() else 1
+    TOOL = path
+
+
+def main() -> int:
+    return method_driver.run(__doc__, TEST_CASES, "--tool", use_tool)
 
 
 if __name__ == "__main__":
