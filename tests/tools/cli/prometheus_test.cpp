@@ -92,9 +92,10 @@ TEST(Prometheus, ExportsTheBoard) {
 }
 
 // Format 0.0.4: each family once, HELP and TYPE before its samples, and
-// every sample line belongs to the family announced last.
-TEST(Prometheus, GroupsSamplesUnderTheirFamily) {
-    std::istringstream lines(render_prometheus(sample_stats(), sample_board()));
+// every sample line belongs to the family announced last. Returns the
+// families seen.
+std::set<std::string> check_families_grouped(const std::string& text) {
+    std::istringstream lines(text);
     std::set<std::string> seen;
     std::string line;
     std::string current;
@@ -102,15 +103,21 @@ TEST(Prometheus, GroupsSamplesUnderTheirFamily) {
         if (line.rfind("# HELP ", 0) == 0) {
             current = line.substr(7, line.find(' ', 7) - 7);
             EXPECT_TRUE(seen.insert(current).second) << "family twice: " << current;
-            ASSERT_TRUE(std::getline(lines, line));
+            if (!std::getline(lines, line)) {
+                ADD_FAILURE() << "no TYPE after the HELP of " << current;
+                break;
+            }
             EXPECT_EQ(line.rfind("# TYPE " + current + " ", 0), 0u) << line;
             continue;
         }
-        ASSERT_FALSE(current.empty());
-        const std::string name = line.substr(0, line.find_first_of("{ "));
-        EXPECT_EQ(name, current) << line;
+        EXPECT_FALSE(current.empty()) << "a sample before any family: " << line;
+        EXPECT_EQ(line.substr(0, line.find_first_of("{ ")), current) << line;
     }
-    EXPECT_GE(seen.size(), 20u);
+    return seen;
+}
+
+TEST(Prometheus, GroupsSamplesUnderTheirFamily) {
+    EXPECT_GE(check_families_grouped(render_prometheus(sample_stats(), sample_board())).size(), 20u);
 }
 
 TEST(Prometheus, TypesCountersAndGauges) {
@@ -190,20 +197,7 @@ TEST(Prometheus, ExportsReplicaFigures) {
 
 // The service families keep the format's rules too (and the VM ones stay).
 TEST(Prometheus, GroupsServiceSamplesUnderTheirFamily) {
-    std::istringstream lines(render_prometheus(stats_with_services(), sample_board()));
-    std::set<std::string> seen;
-    std::string line;
-    std::string current;
-    while (std::getline(lines, line)) {
-        if (line.rfind("# HELP ", 0) == 0) {
-            current = line.substr(7, line.find(' ', 7) - 7);
-            EXPECT_TRUE(seen.insert(current).second) << "family twice: " << current;
-            ASSERT_TRUE(std::getline(lines, line));
-            EXPECT_EQ(line.rfind("# TYPE " + current + " ", 0), 0u) << line;
-            continue;
-        }
-        EXPECT_EQ(line.substr(0, line.find_first_of("{ ")), current) << line;
-    }
+    const std::set<std::string> seen = check_families_grouped(render_prometheus(stats_with_services(), sample_board()));
     for (const char* name :
          {"lamina_vcpu_run_seconds_total", "lamina_service_latency_seconds", "lamina_service_requests_total",
           "lamina_service_errors_total", "lamina_service_request_rate", "lamina_service_replicas",
